@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
+#include <limits>
 
 #include "kernels/assert.hpp"
 #include "kernels/error.hpp"
@@ -26,14 +28,57 @@ std::int64_t parse_integer(std::string_view op, const ParamSpec& spec, std::stri
   return value;
 }
 
+double parse_real(std::string_view op, const ParamSpec& spec, std::string_view text) {
+  double value = 0;
+  const auto* end = text.data() + text.size();
+  const auto [ptr, ec] = std::from_chars(text.data(), end, value);
+  if (text.empty() || ec != std::errc() || ptr != end || !std::isfinite(value)) {
+    throw InvalidArgument(
+        fmt::format("{}: {}={} is not a finite decimal number", op, spec.name, text));
+  }
+  if (value < static_cast<double>(spec.min) || value > static_cast<double>(spec.max)) {
+    throw InvalidArgument(
+        fmt::format("{}: {}={} is out of range [{}, {}]", op, spec.name, text, spec.min, spec.max));
+  }
+  return value;
+}
+
+std::vector<std::int64_t> parse_list(std::string_view op, const ParamSpec& spec,
+                                     std::string_view text) {
+  std::vector<std::int64_t> items;
+  std::string_view rest = text;
+  while (true) {
+    const auto sep = rest.find(kListSeparator);
+    const std::string_view item = rest.substr(0, sep);
+    std::int64_t value = 0;
+    const auto [ptr, ec] = std::from_chars(item.data(), item.data() + item.size(), value);
+    if (item.empty() || ec != std::errc() || ptr != item.data() + item.size()) {
+      throw InvalidArgument(fmt::format("{}: {}={} is not a list of integers joined by '{}'", op,
+                                        spec.name, text, kListSeparator));
+    }
+    if (value < spec.min || value > spec.max) {
+      throw InvalidArgument(fmt::format("{}: {}={} has item {}={} out of range [{}, {}]", op,
+                                        spec.name, text, items.size(), value, spec.min, spec.max));
+    }
+    items.push_back(value);
+    if (sep == std::string_view::npos) break;
+    rest = rest.substr(sep + 1);
+  }
+  return items;
+}
+
 void check_value(std::string_view op, const ParamSpec& spec, std::string_view text) {
   if (spec.is_word()) {
     if (std::find(spec.choices.begin(), spec.choices.end(), text) == spec.choices.end()) {
       throw InvalidArgument(fmt::format("{}: {}={} is not one of {}", op, spec.name, text,
                                         fmt::join(spec.choices, ", ")));
     }
-  } else {
-    parse_integer(op, spec, text);
+    return;
+  }
+  switch (spec.kind) {
+    case ParamSpec::Kind::Integer: parse_integer(op, spec, text); break;
+    case ParamSpec::Kind::Real: parse_real(op, spec, text); break;
+    case ParamSpec::Kind::IntegerList: parse_list(op, spec, text); break;
   }
 }
 
@@ -100,6 +145,34 @@ std::int64_t Params::integer(std::string_view name) const {
   }
   HWNAS_ASSERT(false && "Params::integer: no such parameter");
   return 0;
+}
+
+// Values were validated by parse(), so reading them again cannot fail.
+double Params::real(std::string_view name) const {
+  for (const auto& [n, v] : values_) {
+    if (n == name) {
+      double value = 0;
+      const auto result = std::from_chars(v.data(), v.data() + v.size(), value);
+      HWNAS_ASSERT(result.ec == std::errc() && result.ptr == v.data() + v.size());
+      static_cast<void>(result);
+      return value;
+    }
+  }
+  HWNAS_ASSERT(false && "Params::real: no such parameter");
+  return 0;
+}
+
+std::vector<std::int64_t> Params::integers(std::string_view name) const {
+  for (const auto& [n, v] : values_) {
+    if (n == name) {
+      const ParamSpec spec{.name = n,
+                           .min = std::numeric_limits<std::int64_t>::min(),
+                           .max = std::numeric_limits<std::int64_t>::max()};
+      return parse_list(op_, spec, v);
+    }
+  }
+  HWNAS_ASSERT(false && "Params::integers: no such parameter");
+  return {};
 }
 
 const std::string& Params::word(std::string_view name) const {

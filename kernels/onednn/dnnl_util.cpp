@@ -43,16 +43,19 @@ dnnl::primitive_attr make_attr(Activation post_op) {
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
   attr.set_fpmath_mode(dnnl::fpmath_mode::strict);
   if (post_op != Activation::None) {
-    const EltwiseAlg alg = eltwise_alg(post_op);
     dnnl::post_ops ops;
-#if DNNL_VERSION_MAJOR >= 3
-    ops.append_eltwise(alg.algorithm, alg.alpha, alg.beta);
-#else
-    ops.append_eltwise(1.f, alg.algorithm, alg.alpha, alg.beta);
-#endif
+    append_eltwise(ops, eltwise_alg(post_op));
     attr.set_post_ops(ops);
   }
   return attr;
+}
+
+void append_eltwise(dnnl::post_ops& ops, const EltwiseAlg& alg) {
+#if DNNL_VERSION_MAJOR >= 3
+  ops.append_eltwise(alg.algorithm, alg.alpha, alg.beta);
+#else
+  ops.append_eltwise(1.f, alg.algorithm, alg.alpha, alg.beta);
+#endif
 }
 
 memory make_scratchpad(const dnnl::engine& engine, const memory::desc& desc) {

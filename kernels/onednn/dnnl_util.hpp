@@ -44,6 +44,9 @@ bool is_fusable(Activation act);
 // activation as an eltwise post-op (None = no post-op).
 dnnl::primitive_attr make_attr(Activation post_op = Activation::None);
 
+// Appends dst = alg(dst; alpha, beta) to a post-op chain (2.x's signature has a leading scale).
+void append_eltwise(dnnl::post_ops& ops, const EltwiseAlg& alg);
+
 // Memory for a primitive's scratchpad, sized from its primitive descriptor. Owned by the plan.
 memory make_scratchpad(const dnnl::engine& engine, const memory::desc& desc);
 
