@@ -1,0 +1,149 @@
+#include "kernels/ops/layer_norm.hpp"
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <cctype>
+#include <functional>
+
+#include "kernels/error.hpp"
+#include "kernels/reference/layer_norm_ref.hpp"
+#include "tests/support/test_util.hpp"
+
+namespace hwnas {
+namespace {
+
+using testing::all_close;
+using testing::fresh_seed;
+
+Engine engine() { return Engine::cpu({.threads = 2 <= available_processors() ? 2 : 1}); }
+
+// Reductions: 1e-5 * |ref| + 1e-6 per element (STYLE.md §6, testing::reduction_tolerance).
+const testing::Tolerance kTolerance = [](double ref, double, std::int64_t) {
+  return testing::reduction_tolerance(ref);
+};
+
+// gamma and beta as desc.affine wants them; an unused one stays a default Tensor, whose view is
+// empty.
+struct Affine {
+  Tensor gamma, beta;
+};
+
+Affine random_affine(const LayerNormDesc& d, std::mt19937_64& rng) {
+  Affine a;
+  if (d.affine != LayerNormAffine::None) a.gamma = testing::random_tensor({d.c}, rng);
+  if (d.affine == LayerNormAffine::ScaleShift) a.beta = testing::random_tensor({d.c}, rng);
+  return a;
+}
+
+class LayerNormTest : public ::testing::TestWithParam<LayerNormDesc> {};
+
+// Inputs in [-1, 1]. Off-centre inputs (|mean| >> std) are not tested against this tolerance: there
+// even a two-pass f32 layer norm is off by a few ulp(mean) / std, which exceeds 1e-6 absolute.
+TEST_P(LayerNormTest, MatchesFloat64Reference) {
+  const LayerNormDesc d = GetParam();
+  const std::string key = to_string(d);
+  std::mt19937_64 rng(fresh_seed(key));
+  Tensor src = testing::random_tensor({d.rows, d.c}, rng);
+  const Affine affine = random_affine(d, rng);
+  Tensor dst = Tensor::empty({d.rows, d.c});
+  testing::poison(dst.view());
+  const LayerNormPlan plan =
+      LayerNormPlan::create(engine(), d, affine.gamma.view(), affine.beta.view());
+  plan.run(src.view(), dst.view());
+  const auto ref = reference::layer_norm(d, src.view(), affine.gamma.view(), affine.beta.view());
+  EXPECT_TRUE(all_close(key, dst.view(), ref, kTolerance)) << plan.impl_name();
+}
+
+TEST_P(LayerNormTest, InPlace) {
+  const LayerNormDesc d = GetParam();
+  const std::string key = to_string(d);
+  std::mt19937_64 rng(fresh_seed(key));
+  Tensor data = testing::random_tensor({d.rows, d.c}, rng);
+  const Affine affine = random_affine(d, rng);
+  const auto ref = reference::layer_norm(d, data.view(), affine.gamma.view(), affine.beta.view());
+  LayerNormPlan::create(engine(), d, affine.gamma.view(), affine.beta.view())
+      .run(data.view(), data.view());
+  EXPECT_TRUE(all_close(key, data.view(), ref, kTolerance));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, LayerNormTest,
+    ::testing::Values(LayerNormDesc{.rows = 1, .c = 1}, LayerNormDesc{.rows = 3, .c = 3},
+                      LayerNormDesc{.rows = 7, .c = 19, .affine = LayerNormAffine::Scale},
+                      LayerNormDesc{.rows = 13, .c = 23, .eps = 1e-6f},
+                      LayerNormDesc{.rows = 57, .c = 96, .affine = LayerNormAffine::None},
+                      LayerNormDesc{
+                          .rows = 1, .c = 96, .eps = 1e-6f, .affine = LayerNormAffine::Scale},
+                      LayerNormDesc{.rows = 49, .c = 768},
+                      // Swin-T stage 1 at 224x224: 56*56 tokens of 96 channels.
+                      LayerNormDesc{.rows = 3136, .c = 96}),
+    [](const auto& p) {
+      std::string name = to_string(p.param);
+      for (char& c : name) {
+        if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+      }
+      return name;
+    });
+
+TEST(LayerNormKey, RoundTrips) {
+  const LayerNormDesc d{.rows = 3136, .c = 96, .eps = 1e-6f, .affine = LayerNormAffine::Scale};
+  EXPECT_EQ(to_string(d), "layer_norm:rows=3136,c=96,eps=1e-6,affine=scale");
+  EXPECT_EQ(parse_layer_norm_desc(to_string(d)), d);
+  for (std::string_view eps : kLayerNormEpsNames) {
+    const std::string key = fmt::format("layer_norm:rows=2,c=3,eps={},affine=none", eps);
+    EXPECT_EQ(to_string(parse_layer_norm_desc(key)), key);
+  }
+  // The default is PyTorch's nn.LayerNorm eps.
+  EXPECT_EQ(parse_layer_norm_desc("layer_norm:rows=1").eps, 1e-5f);
+}
+
+TEST(LayerNormCost, CountsElementsAndAffine) {
+  const OpCost c = cost(LayerNormDesc{.rows = 10, .c = 4});
+  EXPECT_EQ(c.flops, 8.0 * 40);
+  EXPECT_EQ(c.bytes, 4.0 * (2 * 40 + 2 * 4));
+  EXPECT_EQ(c.params, 8);
+  EXPECT_EQ(cost(LayerNormDesc{.rows = 10, .c = 4, .affine = LayerNormAffine::None}).params, 0);
+}
+
+void expect_invalid(const std::function<void()>& f, const std::string& substring) {
+  try {
+    f();
+    ADD_FAILURE() << "expected InvalidArgument containing '" << substring << "'";
+  } catch (const InvalidArgument& e) {
+    EXPECT_NE(std::string(e.what()).find(substring), std::string::npos) << e.what();
+  }
+}
+
+TEST(LayerNormErrors, NameTheBadValue) {
+  const Engine eng = engine();
+  Tensor g = Tensor::zeros({4}), b = Tensor::zeros({4}), g5 = Tensor::zeros({5});
+  Tensor g16 = Tensor::zeros({4}, DType::BF16);
+  expect_invalid([&] { LayerNormPlan::create(eng, {.rows = 0, .c = 4}, g.view(), b.view()); },
+                 "layer_norm: rows=0 must be >= 1 [layer_norm:rows=0,c=4");
+  expect_invalid([&] { LayerNormPlan::create(eng, {.rows = 2, .c = -1}, g.view(), b.view()); },
+                 "c=-1 must be >= 1");
+  expect_invalid([&] { LayerNormPlan::create(eng, {.rows = 2, .c = 4}, g5.view(), b.view()); },
+                 "gamma shape [5] must be [c=4]");
+  expect_invalid([&] { LayerNormPlan::create(eng, {.rows = 2, .c = 4}, g.view(), {}); },
+                 "beta shape [] must be [c=4]");
+  expect_invalid([&] { LayerNormPlan::create(eng, {.rows = 2, .c = 4}, g16.view(), b.view()); },
+                 "gamma dtype=bf16 is unsupported");
+  expect_invalid(
+      [&] {
+        LayerNormPlan::create(eng, {.rows = 2, .c = 4, .affine = LayerNormAffine::Scale}, g.view(),
+                              b.view());
+      },
+      "beta given but affine=scale takes none");
+  expect_invalid(
+      [&] { LayerNormPlan::create(eng, {.rows = 2, .c = 4, .eps = 3e-5f}, g.view(), b.view()); },
+      "eps=3e-05 must be one of 1e-3");
+  expect_invalid([] { parse_layer_norm_desc("layer_norm:eps=0.00001"); },
+                 "eps=0.00001 is not one of");
+  expect_invalid([] { parse_layer_norm_desc("layer_norm:rows=0"); }, "rows=0 is out of range");
+  expect_invalid([] { parse_layer_norm_desc("layer_norm:affine=bias"); },
+                 "affine=bias is not one of");
+}
+
+}  // namespace
+}  // namespace hwnas
