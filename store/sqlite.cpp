@@ -114,17 +114,14 @@ Statement Database::prepare(std::string_view sql) const {
   return statement;
 }
 
-std::int64_t Database::query_int64(std::string_view sql) const {
+Statement Database::at_first_row(std::string_view sql) const {
   Statement s = prepare(sql);
   if (!s.step()) throw IoError(fmt::format("sqlite: no row from \"{}\" [{}]", sql, path_));
-  return s.column_int64(0);
+  return s;
 }
 
-std::string Database::query_text(std::string_view sql) const {
-  Statement s = prepare(sql);
-  if (!s.step()) throw IoError(fmt::format("sqlite: no row from \"{}\" [{}]", sql, path_));
-  return s.column_text(0);
-}
+std::int64_t Database::query_int64(std::string_view sql) const { return at_first_row(sql).column_int64(0); }
+std::string Database::query_text(std::string_view sql) const { return at_first_row(sql).column_text(0); }
 
 bool Database::in_transaction() const { return sqlite3_get_autocommit(db_) == 0; }
 

@@ -86,6 +86,7 @@ class Database {
  private:
   friend class Transaction;
   std::string switch_to_wal(std::chrono::milliseconds busy_timeout);
+  Statement at_first_row(std::string_view sql) const;  // prepared and stepped once; throws if no row
   Database(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
   sqlite3* db_ = nullptr;
   std::string path_;

@@ -73,13 +73,33 @@ constexpr std::string_view kMeasurementColumns =
     "min_ms, p10_ms, median_ms, p90_ms, p99_ms, mean_ms, stddev_ms, mad_ms, cv, ci_low_ms, ci_high_ms, "
     "n, inner_repeats, samples, repro, created_at, flags";
 
-// Steps a bound INSERT / UPDATE ... RETURNING id: the id of the row it wrote, or nullopt when it wrote
-// none. Resets the statement either way, because COMMIT refuses to pass a write statement that is
-// still in progress (one that has returned its row but not yet reached SQLITE_DONE).
+// Running a statement the caller has bound. Every use binds every parameter of its statement, so
+// nothing of an earlier use can leak into this one; the helpers reset the statement on every way out.
+
+// An INSERT / UPDATE ... RETURNING id: the id of the row it wrote, or nullopt when it wrote none. The
+// reset also matters for the caller's COMMIT, which refuses to pass a write statement still in
+// progress (one that has returned its row but not yet reached SQLITE_DONE).
 std::optional<std::int64_t> returning_id(Statement& q) {
   ScopedReset reset(q);
   if (!q.step()) return std::nullopt;
   return q.column_int64(0);
+}
+
+// The first row of a query, converted by read(const Statement&), or nullopt.
+template <class Read>
+auto first_row(Statement& q, Read read) -> std::optional<decltype(read(q))> {
+  ScopedReset reset(q);
+  if (!q.step()) return std::nullopt;
+  return read(q);
+}
+
+// Every row of a query, converted by read(const Statement&).
+template <class Read>
+auto all_rows(Statement& q, Read read) -> std::vector<decltype(read(q))> {
+  ScopedReset reset(q);
+  std::vector<decltype(read(q))> rows;
+  while (q.step()) rows.push_back(read(q));
+  return rows;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -336,9 +356,14 @@ struct Store::State {
 
   // The message for a run that cannot take a write: it is missing, or no longer running.
   std::string why_run_not_running(std::int64_t run_id) {
-    ScopedReset reset(select_run);
-    if (!select_run.bind(1, run_id).step()) return fmt::format("run {} does not exist", run_id);
-    return fmt::format("run {} is {}, not running", run_id, to_string(read_run(select_run).status));
+    const std::optional<RunRow> run = first_row(select_run.bind(1, run_id), read_run);
+    if (!run) return fmt::format("run {} does not exist", run_id);
+    return fmt::format("run {} is {}, not running", run_id, to_string(run->status));
+  }
+
+  // Each measurement query reads its rows this way; the path names the file in a decoding error.
+  auto measurement_reader() const {
+    return [this](const Statement& q) { return read_measurement(q, db.path()); };
   }
 
   Database db;  // declared first: the statements below are prepared on it
@@ -367,18 +392,14 @@ std::int64_t Store::upsert_device(std::string_view device_key, std::string_view 
   if (device_key.empty()) throw InvalidArgument("store: device_key='' must not be empty");
   State& s = *state_;
   Transaction tx(s.db);
-  ScopedReset reset(s.upsert_device);
-  s.upsert_device.bind(1, device_key).bind(2, fingerprint_json);
-  const std::int64_t id = *returning_id(s.upsert_device);  // an upsert always returns its row
+  // An upsert always returns its row.
+  const std::int64_t id = *returning_id(s.upsert_device.bind(1, device_key).bind(2, fingerprint_json));
   tx.commit();
   return id;
 }
 
 std::optional<DeviceRow> Store::device(std::int64_t id) const {
-  Statement& q = state_->select_device;
-  ScopedReset reset(q);
-  if (!q.bind(1, id).step()) return std::nullopt;
-  return read_device(q);
+  return first_row(state_->select_device.bind(1, id), read_device);
 }
 
 std::int64_t Store::begin_run(const RunRow& run) {
@@ -386,7 +407,6 @@ std::int64_t Store::begin_run(const RunRow& run) {
   const ProcessIdentity me = current_process();
   State& s = *state_;
   Transaction tx(s.db);
-  ScopedReset reset(s.insert_run);
   s.insert_run.bind(1, run.kind)
       .bind(2, run.device_id)
       .bind(3, run.config_json)
@@ -409,9 +429,12 @@ void Store::finish_run(std::int64_t run_id, RunStatus status, std::optional<RunD
   }
   State& s = *state_;
   Transaction tx(s.db);
-  ScopedReset reset(s.finish_run);
   s.finish_run.bind(1, run_id).bind(2, to_string(status));
-  if (drift) s.finish_run.bind(3, drift->rel).bind(4, drift->drifted);
+  if (drift) {
+    s.finish_run.bind(3, drift->rel).bind(4, drift->drifted);
+  } else {
+    s.finish_run.bind(3, nullptr).bind(4, nullptr);
+  }
   if (!returning_id(s.finish_run)) {
     throw InvalidArgument(fmt::format("store: cannot finish run {} as {}: {}", run_id, to_string(status),
                                       s.why_run_not_running(run_id)));
@@ -423,40 +446,29 @@ int Store::mark_stale_runs_unfinished() {
   State& s = *state_;
   // Look first, without the write lock (reading /proc takes a moment), then mark under it; the
   // UPDATE's "status = 'running'" keeps a run that finished in between untouched.
+  const auto running = all_rows(s.select_running, [](const Statement& q) {
+    return std::pair{q.column_int64(0), ProcessIdentity{.pid = q.column_int64(1),
+                                                        .host = q.column_text(2),
+                                                        .start = q.column_text(3)}};
+  });
   std::vector<std::int64_t> dead;
-  {
-    ScopedReset reset(s.select_running);
-    while (s.select_running.step()) {
-      const ProcessIdentity owner{.pid = s.select_running.column_int64(1),
-                                  .host = s.select_running.column_text(2),
-                                  .start = s.select_running.column_text(3)};
-      if (liveness(owner) == Liveness::Dead) dead.push_back(s.select_running.column_int64(0));
-    }
+  for (const auto& [id, owner] : running) {
+    if (liveness(owner) == Liveness::Dead) dead.push_back(id);
   }
   if (dead.empty()) return 0;
   int marked = 0;
   Transaction tx(s.db);
   for (std::int64_t id : dead) {
-    ScopedReset reset(s.mark_unfinished);
     if (returning_id(s.mark_unfinished.bind(1, id))) ++marked;
   }
   tx.commit();
   return marked;
 }
 
-std::vector<RunRow> Store::runs() const {
-  Statement& q = state_->select_runs;
-  ScopedReset reset(q);
-  std::vector<RunRow> rows;
-  while (q.step()) rows.push_back(read_run(q));
-  return rows;
-}
+std::vector<RunRow> Store::runs() const { return all_rows(state_->select_runs, read_run); }
 
 std::optional<RunRow> Store::run(std::int64_t id) const {
-  Statement& q = state_->select_run;
-  ScopedReset reset(q);
-  if (!q.bind(1, id).step()) return std::nullopt;
-  return read_run(q);
+  return first_row(state_->select_run.bind(1, id), read_run);
 }
 
 std::int64_t Store::add_measurement(const MeasurementRow& row) { return add_measurements({&row, 1}).front(); }
@@ -469,7 +481,6 @@ std::vector<std::int64_t> Store::add_measurements(std::span<const MeasurementRow
   Transaction tx(s.db);
   for (const MeasurementRow& r : rows) {
     Statement& q = s.insert_measurement;
-    ScopedReset reset(q);
     const std::vector<std::byte> samples = encode_samples(r.samples_ms);
     q.bind(1, r.run_id)
         .bind(2, to_string(r.kind))
@@ -511,24 +522,17 @@ std::vector<std::int64_t> Store::add_measurements(std::span<const MeasurementRow
 }
 
 std::vector<MeasurementRow> Store::measurements_for_run(std::int64_t run_id) const {
-  Statement& q = state_->select_run_measurements;
-  ScopedReset reset(q);
-  q.bind(1, run_id);
-  std::vector<MeasurementRow> rows;
-  while (q.step()) rows.push_back(read_measurement(q, state_->db.path()));
-  return rows;
+  return all_rows(state_->select_run_measurements.bind(1, run_id), state_->measurement_reader());
 }
 
 std::optional<MeasurementRow> Store::latest_measurement(const MeasurementLookup& lookup) const {
   Statement& q = state_->select_latest_measurement;
-  ScopedReset reset(q);
   q.bind(1, lookup.key)
       .bind(2, lookup.device_id)
       .bind(3, lookup.threads)
       .bind(4, lookup.dtype)
       .bind(5, lookup.batch);
-  if (!q.step()) return std::nullopt;
-  return read_measurement(q, state_->db.path());
+  return first_row(q, state_->measurement_reader());
 }
 
 }  // namespace hwnas
