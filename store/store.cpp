@@ -214,10 +214,14 @@ MeasurementRow read_measurement(const Statement& s, const std::string& path) {
 
 // The schema version of an hwnas database (0 for an empty file). Throws for any other database.
 int schema_version_of(const Database& db) {
-  const std::int64_t app = db.query_int64("PRAGMA application_id");
-  const std::int64_t version = db.query_int64("PRAGMA user_version");
+  // One statement, so one snapshot: read one by one, the three could straddle another process's
+  // commit of the first migration and describe a file that never existed (no id, but tables).
+  Statement q = db.prepare(
+      "SELECT (SELECT application_id FROM pragma_application_id), (SELECT user_version FROM "
+      "pragma_user_version), (SELECT count(*) FROM sqlite_schema)");
+  q.step();  // scalar subqueries: always one row
+  const std::int64_t app = q.column_int64(0), version = q.column_int64(1), objects = q.column_int64(2);
   if (app == kApplicationId) return static_cast<int>(version);
-  const std::int64_t objects = db.query_int64("SELECT count(*) FROM sqlite_schema");
   if (app == 0 && version == 0 && objects == 0) return 0;
   throw IoError(fmt::format("not an hwnas database: {} (an SQLite database with application_id={}, "
                             "user_version={} and {} schema objects)",
