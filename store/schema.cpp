@@ -1,0 +1,101 @@
+#include "store/schema.hpp"
+
+#include <array>
+
+namespace hwnas {
+
+namespace {
+
+// Version 1. STRICT tables: SQLite refuses a value of the wrong type instead of storing it anyway.
+// Times are ISO 8601 UTC text with milliseconds ("2024-05-01T12:34:56.789Z"), which sort as text.
+// JSON columns are checked with json_valid, so a report can always parse what it reads.
+constexpr std::string_view kVersion1[] = {
+    R"sql(
+CREATE TABLE devices (
+  id               INTEGER PRIMARY KEY,
+  device_key       TEXT NOT NULL UNIQUE,
+  fingerprint_json TEXT NOT NULL CONSTRAINT fingerprint_json_is_json CHECK (json_valid(fingerprint_json)),
+  first_seen       TEXT NOT NULL
+) STRICT)sql",
+
+    // pid, host and process_start name the process that began the run (store/process_identity.hpp):
+    // a run still 'running' whose process is gone was killed, and is marked 'unfinished'.
+    // drift_rel and drifted are both NULL when no drift check ran.
+    R"sql(
+CREATE TABLE runs (
+  id            INTEGER PRIMARY KEY,
+  kind          TEXT NOT NULL,
+  device_id     INTEGER NOT NULL REFERENCES devices(id),
+  config_json   TEXT NOT NULL CONSTRAINT config_json_is_json CHECK (json_valid(config_json)),
+  status        TEXT NOT NULL
+                CHECK (status IN ('running', 'finished', 'failed', 'unfinished')),
+  started_at    TEXT NOT NULL,
+  finished_at   TEXT,
+  code_version  TEXT NOT NULL,
+  software_json TEXT NOT NULL CONSTRAINT software_json_is_json CHECK (json_valid(software_json)),
+  drift_rel     REAL,
+  drifted       INTEGER CHECK (drifted IN (0, 1)),
+  pid           INTEGER NOT NULL,
+  host          TEXT NOT NULL,
+  process_start TEXT NOT NULL,
+  CONSTRAINT drift_all_or_nothing CHECK ((drift_rel IS NULL) = (drifted IS NULL))
+) STRICT)sql",
+
+    // Opening a store checks the runs still 'running'; this keeps that a lookup, not a scan.
+    "CREATE INDEX runs_running ON runs(id) WHERE status = 'running'",
+
+    // One measured point. Statistics that can be undefined (stddev, MAD, CV, CI of a single sample)
+    // are NULL; samples is the raw per-sample times as little-endian float64 (8 * n bytes).
+    R"sql(
+CREATE TABLE measurements (
+  id            INTEGER PRIMARY KEY,
+  run_id        INTEGER NOT NULL REFERENCES runs(id),
+  device_id     INTEGER NOT NULL REFERENCES devices(id),
+  kind          TEXT NOT NULL CHECK (kind IN ('op', 'arch')),
+  key           TEXT NOT NULL,
+  params_json   TEXT NOT NULL CONSTRAINT params_json_is_json CHECK (json_valid(params_json)),
+  shapes        TEXT NOT NULL,
+  threads       INTEGER NOT NULL,
+  dtype         TEXT NOT NULL,
+  batch         INTEGER NOT NULL,
+  impl          TEXT NOT NULL,
+  flops         REAL NOT NULL,
+  bytes         REAL NOT NULL,
+  min_ms        REAL NOT NULL,
+  p10_ms        REAL NOT NULL,
+  median_ms     REAL NOT NULL,
+  p90_ms        REAL NOT NULL,
+  p99_ms        REAL NOT NULL,
+  mean_ms       REAL NOT NULL,
+  stddev_ms     REAL,
+  mad_ms        REAL,
+  cv            REAL,
+  ci_low_ms     REAL,
+  ci_high_ms    REAL,
+  n             INTEGER NOT NULL,
+  inner_repeats INTEGER NOT NULL,
+  samples       BLOB NOT NULL,
+  repro         TEXT NOT NULL,
+  created_at    TEXT NOT NULL,
+  flags         TEXT NOT NULL
+) STRICT)sql",
+
+    "CREATE INDEX measurements_by_run ON measurements(run_id)",
+    // The cache lookup of a search (key x device x threads x dtype x batch, newest first) and the
+    // resume check of a sweep.
+    "CREATE INDEX measurements_by_point ON measurements(key, device_id, threads, dtype, batch, id)",
+    // A pragma takes no bound parameter; this literal is kApplicationId (store_test checks they agree).
+    "PRAGMA application_id = 1752657505",
+};
+
+constexpr std::array kMigrations = {
+    Migration{kVersion1},
+};
+
+}  // namespace
+
+std::span<const Migration> schema_migrations() { return kMigrations; }
+
+int latest_schema_version() { return static_cast<int>(kMigrations.size()); }
+
+}  // namespace hwnas

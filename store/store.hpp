@@ -1,0 +1,166 @@
+// Store: the one SQLite file (default hwnas.db) that every measurement, run and device goes into.
+//
+//   Store store = Store::open("hwnas.db");
+//   const std::int64_t device = store.upsert_device(fingerprint.key, fingerprint.json);
+//   const std::int64_t run = store.begin_run({.kind = "sweep", .device_id = device, ...});
+//   store.add_measurements(rows);                  // one transaction
+//   store.finish_run(run, RunStatus::Finished, RunDrift{.rel = 0.004, .drifted = false});
+//
+// The rows are plain structs of our own; the store knows nothing of bench/ (apps/ converts a
+// measurement into a MeasurementRow). Statements are prepared once in open() and reused (bind / step /
+// reset). Every write is one transaction, BEGIN IMMEDIATE with a busy timeout and a bounded retry, so
+// several processes can write to one file at once. A run left 'running' by a process that no longer
+// exists (killed, crashed) is marked 'unfinished' when a store is opened read-write.
+//
+// A Store is one connection: use it from one thread, and open a new one after fork().
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "store/schema.hpp"
+#include "store/sqlite.hpp"
+
+namespace hwnas {
+
+enum class RunStatus { Running, Finished, Failed, Unfinished };
+std::string_view to_string(RunStatus status);  // "running", "finished", "failed", "unfinished"
+
+enum class MeasurementKind { Op, Arch };
+std::string_view to_string(MeasurementKind kind);  // "op", "arch"
+
+struct DeviceRow {
+  std::int64_t id = 0;
+  std::string device_key;
+  std::string fingerprint_json;
+  std::string first_seen;  // ISO 8601 UTC
+  friend bool operator==(const DeviceRow&, const DeviceRow&) = default;
+};
+
+// The reference kernel timed before and after a run: its relative change, and whether that exceeded
+// the run's threshold (decided by bench/, recorded here).
+struct RunDrift {
+  double rel = 0.0;
+  bool drifted = false;
+  friend bool operator==(const RunDrift&, const RunDrift&) = default;
+};
+
+struct RunRow {
+  std::int64_t id = 0;  // set by the store
+  std::string kind;     // "sweep", "bench", "search", ...
+  std::int64_t device_id = 0;
+  std::string config_json = "{}";  // the resolved configuration
+  RunStatus status = RunStatus::Running;  // begin_run always writes Running
+  std::string started_at;                 // ISO 8601 UTC; empty = now
+  std::optional<std::string> finished_at;  // set by finish_run
+  std::string code_version;                // git commit of the build
+  std::string software_json = "{}";        // oneDNN version, compiler, build type and flags, threads
+  std::optional<RunDrift> drift;           // set by finish_run
+  std::int64_t pid = 0;                    // set by the store: the process that began the run
+  std::string host;                        // set by the store
+  friend bool operator==(const RunRow&, const RunRow&) = default;
+};
+
+// One measured point. Times are milliseconds. A statistic that is undefined (the stddev, CV or
+// confidence interval of one sample) is NaN, stored as NULL.
+struct MeasurementRow {
+  std::int64_t id = 0;         // set by the store
+  std::int64_t run_id = 0;     // a run that is still running
+  std::int64_t device_id = 0;  // set by the store: the device of the run
+  MeasurementKind kind = MeasurementKind::Op;
+  std::string key;              // canonical key, e.g. "linear:m=3136,k=96,n=384,bias=1,act=none"
+  std::string params_json = "{}";
+  std::string shapes;           // e.g. "src=[3136,96] dst=[3136,384]"
+  std::int64_t threads = 1;
+  std::string dtype = "f32";
+  std::int64_t batch = 1;
+  std::string impl;             // the plan's impl_name()
+  double flops = 0.0;           // of one execution
+  double bytes = 0.0;           // minimum traffic of one execution
+  double min_ms = 0.0, p10_ms = 0.0, median_ms = 0.0, p90_ms = 0.0, p99_ms = 0.0, mean_ms = 0.0;
+  double stddev_ms = 0.0, mad_ms = 0.0, cv = 0.0, ci_low_ms = 0.0, ci_high_ms = 0.0;  // NaN = undefined
+  std::int64_t n = 0;              // number of samples; samples_ms.size() == n
+  std::int64_t inner_repeats = 1;  // executions averaged into each sample
+  std::vector<double> samples_ms;  // raw, in the order taken; stored as little-endian float64
+  std::string repro;               // one command line that re-measures exactly this point
+  std::string created_at;          // ISO 8601 UTC; empty = now
+  std::string flags;               // comma-separated, e.g. "high_cv,remeasured"
+  friend bool operator==(const MeasurementRow&, const MeasurementRow&) = default;
+};
+
+// Throws InvalidArgument naming the field, its value, the rule and the key, e.g.
+// "store: measurement median_ms=nan must be finite and >= 0 [linear:m=1,...]".
+void check(const MeasurementRow& row);
+
+// The newest measurement of one point on one device (the cache of a search, the resume of a sweep).
+struct MeasurementLookup {
+  std::string key;
+  std::int64_t device_id = 0;
+  std::int64_t threads = 1;
+  std::string dtype = "f32";
+  std::int64_t batch = 1;
+};
+
+struct StoreOptions {
+  sqlite::OpenMode mode = sqlite::OpenMode::CreateOrOpen;
+  // How long one write waits for another process's transaction before giving up.
+  std::chrono::milliseconds busy_timeout{10000};
+  // The schema to bring the file to. Only tests change it (a fake next version exercises the
+  // migration path); everything else keeps the built-in list.
+  std::span<const Migration> migrations = schema_migrations();
+};
+
+class Store {
+ public:
+  // Opens or creates the store at `path` and brings its schema up to date, one transaction per
+  // version. Throws IoError for: a file that is not an hwnas database ("not an hwnas database: <path>
+  // ..."), a schema newer than this build ("database schema version 3 is newer than this hwnas (1);
+  // upgrade hwnas"), a read-only open of an older schema, an SQLite older than 3.37.
+  static Store open(const std::string& path, const StoreOptions& options = {});
+
+  int schema_version() const;
+  const std::string& path() const;
+
+  // The device's id; a new key is inserted with first_seen = now, a known one gets its fingerprint
+  // refreshed and keeps its id and first_seen.
+  std::int64_t upsert_device(std::string_view device_key, std::string_view fingerprint_json);
+  std::optional<DeviceRow> device(std::int64_t id) const;
+
+  // Inserts the run as 'running', owned by this process. Returns its id. Ignores id, status,
+  // finished_at, drift, pid and host of `run`.
+  std::int64_t begin_run(const RunRow& run);
+  // Ends a running run with status finished, failed or unfinished. Throws InvalidArgument when the run
+  // does not exist or is no longer running, or when status is Running.
+  void finish_run(std::int64_t run_id, RunStatus status, std::optional<RunDrift> drift = std::nullopt);
+  // Marks 'unfinished' every 'running' run whose process, on this host, no longer exists. Returns how
+  // many. open() calls it; a long-lived reader may call it again.
+  int mark_stale_runs_unfinished();
+  std::vector<RunRow> runs() const;  // oldest first
+  std::optional<RunRow> run(std::int64_t id) const;
+
+  // Checks and inserts; returns the new ids. add_measurements writes all rows or none.
+  std::int64_t add_measurement(const MeasurementRow& row);
+  std::vector<std::int64_t> add_measurements(std::span<const MeasurementRow> rows);
+  std::vector<MeasurementRow> measurements_for_run(std::int64_t run_id) const;  // in insertion order
+  // The most recently inserted match, in any run.
+  std::optional<MeasurementRow> latest_measurement(const MeasurementLookup& lookup) const;
+
+  Store(Store&&) noexcept;
+  Store& operator=(Store&&) noexcept;
+  ~Store();
+
+ private:
+  struct State;
+  explicit Store(std::unique_ptr<State> state);
+  // The prepared statements are cursors: a const query still binds and steps them, so State is
+  // reached through a pointer and the const methods promise only that the database is not changed.
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace hwnas
