@@ -175,11 +175,6 @@ std::optional<std::string> run_and_capture(const std::vector<std::string>& argv,
   return out;
 }
 
-std::vector<std::string> gpu_names() {
-  const auto out = run_and_capture({"nvidia-smi", "-L"}, std::chrono::seconds(10));
-  return out ? parse_gpu_list(*out) : std::vector<std::string>{};
-}
-
 // --- JSON ------------------------------------------------------------------------------------------
 
 using Json = nlohmann::ordered_json;  // keeps the fields in declaration order when written
@@ -350,6 +345,11 @@ std::vector<std::string> parse_gpu_list(std::string_view text) {
   return names;
 }
 
+std::vector<std::string> list_gpus(std::chrono::milliseconds timeout) {
+  const auto out = run_and_capture({"nvidia-smi", "-L"}, timeout);
+  return out ? parse_gpu_list(*out) : std::vector<std::string>{};
+}
+
 Fingerprint collect_fingerprint(const Engine& engine) {
   Fingerprint fp;
   const auto cpuinfo = read_text("/proc/cpuinfo");
@@ -370,7 +370,7 @@ Fingerprint collect_fingerprint(const Engine& engine) {
   fp.l1d_bytes = caches.l1d_bytes;
   fp.l2_bytes = caches.l2_bytes;
   fp.l3_bytes = caches.l3_bytes;
-  fp.gpus = gpu_names();
+  fp.gpus = list_gpus();
   char host[256] = {};
   fp.hostname = gethostname(host, sizeof(host) - 1) == 0 ? host : std::string(kUnknown);
   utsname uts{};

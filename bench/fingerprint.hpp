@@ -4,6 +4,7 @@
 // block and llama.cpp's build_commit are the models.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -45,6 +46,10 @@ struct Fingerprint {
 // wedged driver cannot hang a benchmark. Never throws for a missing source: the field says
 // "unknown" or 0 instead.
 Fingerprint collect_fingerprint(const Engine& engine);
+
+// GPU names from `nvidia-smi -L` when it is on PATH, exits 0 and answers within `timeout` (else it
+// is killed); empty otherwise. collect_fingerprint calls it with the default.
+std::vector<std::string> list_gpus(std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
 // One JSON object, every field above under its own name. fingerprint_from_json throws IoError for
 // text that is not JSON and InvalidArgument naming the JSON pointer for a missing or unknown key or

@@ -21,6 +21,9 @@
 //      machine, while a bimodal or drifting distribution - what re-measuring is for - raises both.
 //      The classic cv is still reported in stats.cv.
 //
+// Worst case, measure() takes (max_warmup_s + max_time_s) x (1 + max_remeasures) plus a few samples:
+// 12 s under the defaults, on a workload too noisy to converge.
+//
 // Every raw sample is kept, so the store can recompute any statistic later. Time is wall time
 // (std::chrono::steady_clock) on the calling thread: the workload's OpenMP threads are included, which
 // CPU time would miss (Google Benchmark's UseRealTime).
@@ -41,7 +44,7 @@ struct MeasurePolicy {
   double warmup_rel_tol = 0.02;    // consecutive window medians within 2 % = settled
   int max_warmup_samples = 100;
   double max_warmup_s = 1.0;
-  // Batching (step 2): 100 us keeps a ~20 ns clock read below 0.02 % of a sample.
+  // Batching (step 2): at 100 us a ~20 ns clock read is 0.02 % of a sample.
   double min_sample_us = 100.0;
   std::int64_t max_repeats = 1'000'000;
   // Repetitions (step 3).

@@ -5,6 +5,12 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include <unistd.h>
 
 #include "bench/build_info.hpp"
 #include "kernels/error.hpp"
@@ -203,6 +209,50 @@ TEST(Fingerprint, GpuListFromNvidiaSmi) {
   EXPECT_EQ(parse_gpu_list(out), (std::vector<std::string>{"NVIDIA H100 80GB HBM3", "NVIDIA A100-SXM4-40GB"}));
   EXPECT_TRUE(parse_gpu_list("").empty());
   EXPECT_TRUE(parse_gpu_list("NVIDIA-SMI has failed because it couldn't communicate with the driver.\n").empty());
+}
+
+// list_gpus against a fake nvidia-smi put first on PATH: its output is parsed, a failing one gives
+// no GPUs, and a hung one is killed at the timeout.
+class FakeNvidiaSmi : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           fmt::format("hwnas_fake_smi_{}_{}", ::getpid(), ::testing::UnitTest::GetInstance()->random_seed());
+    std::filesystem::create_directories(dir_);
+    old_path_ = std::getenv("PATH") ? std::getenv("PATH") : "";
+    setenv("PATH", (dir_.string() + ":" + old_path_).c_str(), 1);
+  }
+  void TearDown() override {
+    setenv("PATH", old_path_.c_str(), 1);
+    std::filesystem::remove_all(dir_);
+  }
+  void install(const std::string& body) {
+    const auto path = dir_ / "nvidia-smi";
+    std::ofstream(path) << "#!/bin/sh\n" << body << "\n";
+    std::filesystem::permissions(path, std::filesystem::perms::owner_all);
+  }
+  std::filesystem::path dir_;
+  std::string old_path_;
+};
+
+TEST_F(FakeNvidiaSmi, ListsTheGpus) {
+  install("[ \"$1\" = -L ] || exit 3\n"
+          "echo 'GPU 0: NVIDIA H200 (UUID: GPU-0)'\n"
+          "echo 'GPU 1: NVIDIA H200 (UUID: GPU-1)'\n"
+          "echo 'noise on stderr' >&2");
+  EXPECT_EQ(list_gpus(), (std::vector<std::string>{"NVIDIA H200", "NVIDIA H200"}));
+}
+
+TEST_F(FakeNvidiaSmi, FailureMeansNoGpus) {
+  install("echo 'GPU 0: NVIDIA H200 (UUID: GPU-0)'\nexit 9");
+  EXPECT_TRUE(list_gpus().empty());
+}
+
+TEST_F(FakeNvidiaSmi, HungIsKilledAtTheTimeout) {
+  install("exec sleep 30");
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_TRUE(list_gpus(std::chrono::milliseconds(200)).empty());
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
 }
 
 }  // namespace
