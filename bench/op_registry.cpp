@@ -1,0 +1,78 @@
+#include "bench/op_registry.hpp"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+
+#include "bench/workloads/workloads.hpp"
+#include "kernels/error.hpp"
+
+namespace hwnas {
+
+std::span<const OpEntry> op_registry() {
+  static const std::vector<OpEntry> kEntries = {
+      linear_entry(),  matmul_entry(),  layer_norm_entry(),      batch_norm_entry(), softmax_entry(),
+      eltwise_entry(), binary_entry(),  pool_entry(),            global_avg_pool_entry(), permute_entry(),
+  };
+  return kEntries;
+}
+
+const OpEntry& find_op(std::string_view name) {
+  const auto entries = op_registry();
+  const auto it = std::find_if(entries.begin(), entries.end(), [&](const OpEntry& e) { return e.name == name; });
+  if (it == entries.end()) {
+    std::vector<std::string_view> names;
+    for (const OpEntry& e : entries) names.push_back(e.name);
+    throw InvalidArgument(fmt::format("bench-op: unknown op '{}'; known ops: {}", name, fmt::join(names, ", ")));
+  }
+  return *it;
+}
+
+Workload make_workload(const Engine& engine, std::string_view op, std::span<const std::string> assignments,
+                       std::uint64_t seed) {
+  const OpEntry& entry = find_op(op);
+  return entry.make(engine, Params::parse(entry.name, entry.params, assignments), seed);
+}
+
+std::vector<SuiteEntry> backbone_suite() {
+  struct Stage {
+    int index;
+    std::int64_t side, c;
+  };
+  // Swin-T / ConvNeXt-T: 224x224 input, patch 4, widths 96..768, head dim 32, 7x7 windows.
+  constexpr Stage kStages[] = {{1, 56, 96}, {2, 28, 192}, {3, 14, 384}, {4, 7, 768}};
+  constexpr std::int64_t kHeadDim = 32, kWindow = 7, kMlpRatio = 4;
+  const auto n = [](std::int64_t v) { return std::to_string(v); };
+  std::vector<SuiteEntry> suite;
+  for (const Stage& s : kStages) {
+    const std::int64_t tokens = s.side * s.side, hidden = kMlpRatio * s.c, heads = s.c / kHeadDim;
+    const std::int64_t windows = (s.side / kWindow) * (s.side / kWindow);
+    const std::int64_t window_heads = windows * heads, win_tokens = kWindow * kWindow;
+    const std::string where = fmt::format("stage {} ({}x{}x{})", s.index, s.side, s.side, s.c);
+    const std::string hwc[] = {"n=1", "h=" + n(s.side), "w=" + n(s.side), "c=" + n(s.c)};
+    suite.push_back({"linear", {"m=" + n(tokens), "k=" + n(s.c), "n=" + n(hidden)}, where + " MLP fc1"});
+    suite.push_back({"linear", {"m=" + n(tokens), "k=" + n(hidden), "n=" + n(s.c)}, where + " MLP fc2"});
+    suite.push_back({"linear", {"m=" + n(tokens), "k=" + n(s.c), "n=" + n(3 * s.c)}, where + " attention qkv"});
+    suite.push_back({"matmul",
+                     {"b=" + n(window_heads), "m=" + n(win_tokens), "k=" + n(kHeadDim), "n=" + n(win_tokens),
+                      "trans_b=1", "scale=0.17677669"},
+                     where + " window attention Q.K^T"});
+    suite.push_back({"softmax", {"rows=" + n(window_heads * win_tokens), "n=" + n(win_tokens)},
+                     where + " window attention softmax"});
+    suite.push_back({"permute",
+                     {fmt::format("shape=1x{}x3x{}x{}", tokens, heads, kHeadDim), "order=2x0x3x1x4"},
+                     where + " qkv head split"});
+    suite.push_back({"layer_norm", {"rows=" + n(tokens), "c=" + n(s.c)}, where + " pre-norm"});
+    suite.push_back({"eltwise", {"numel=" + n(tokens * hidden), "act=gelu_erf"}, where + " MLP GELU"});
+    suite.push_back({"binary", {"alg=add", hwc[0], hwc[1], hwc[2], hwc[3], "src1=nhwc"}, where + " residual add"});
+    suite.push_back({"batch_norm", {hwc[0], hwc[1], hwc[2], hwc[3]}, where + " BN (conv designs)"});
+    suite.push_back({"pool", {"alg=avg", hwc[0], hwc[1], hwc[2], hwc[3], "kh=3", "kw=3", "stride=1", "pad=1",
+                              "count_include_pad=0"},
+                     where + " PoolFormer pooling"});
+  }
+  suite.push_back({"global_avg_pool", {"n=1", "h=7", "w=7", "c=768"}, "head pooling"});
+  return suite;
+}
+
+}  // namespace hwnas

@@ -1,0 +1,178 @@
+// Workloads of the core ops: random inputs, a prepared plan, allocated outputs.
+#include "bench/workloads/workload_util.hpp"
+#include "bench/workloads/workloads.hpp"
+#include "kernels/ops/batch_norm.hpp"
+#include "kernels/ops/binary.hpp"
+#include "kernels/ops/eltwise.hpp"
+#include "kernels/ops/global_avg_pool.hpp"
+#include "kernels/ops/layer_norm.hpp"
+#include "kernels/ops/linear.hpp"
+#include "kernels/ops/matmul.hpp"
+#include "kernels/ops/permute.hpp"
+#include "kernels/ops/pool.hpp"
+#include "kernels/ops/softmax.hpp"
+
+namespace hwnas {
+namespace {
+
+using Tensors = std::vector<Tensor>;
+
+// Every single-input, single-output plan runs as plan.run(t[0], t[1]).
+template <typename Plan>
+void run_unary(const Plan& plan, Tensors& t) {
+  plan.run(t[0].view(), t[1].view());
+}
+
+}  // namespace
+
+OpEntry linear_entry() {
+  return {"linear", "src[m,k] . weights[n,k]^T + bias, fused activation (oneDNN matmul)", linear_params(),
+          [](const Engine& engine, const Params& params, std::uint64_t seed) {
+            const LinearDesc d = linear_desc_from(params);
+            std::mt19937_64 rng(seed);
+            Tensors t;
+            t.push_back(random_tensor({d.m, d.k}, rng));
+            t.push_back(Tensor::empty({d.m, d.n}));
+            t.push_back(random_tensor(linear_weights_shape(d), rng));
+            t.push_back(random_tensor({d.n}, rng));
+            LinearPlan plan = LinearPlan::create(engine, d, t[2].view(), t[3].view());
+            return package(d, std::move(t), std::move(plan), run_unary<LinearPlan>);
+          }};
+}
+
+OpEntry matmul_entry() {
+  return {"matmul", "batched matmul for attention: [b,m,k] x [b,k,n] (or [b,n,k]^T), fused scale",
+          matmul_params(), [](const Engine& engine, const Params& params, std::uint64_t seed) {
+            const MatmulDesc d = matmul_desc_from(params);
+            std::mt19937_64 rng(seed);
+            Tensors t;
+            t.push_back(random_tensor(matmul_src_shape(d), rng));
+            t.push_back(random_tensor(matmul_weights_shape(d), rng));
+            t.push_back(Tensor::empty(matmul_dst_shape(d)));
+            MatmulPlan plan = MatmulPlan::create(engine, d);
+            return package(d, std::move(t), std::move(plan), [](const MatmulPlan& p, Tensors& x) {
+              p.run(x[0].view(), x[1].view(), x[2].view());
+            });
+          }};
+}
+
+OpEntry layer_norm_entry() {
+  return {"layer_norm", "layer norm over the channels of [rows, c] (oneDNN)", layer_norm_params(),
+          [](const Engine& engine, const Params& params, std::uint64_t seed) {
+            const LayerNormDesc d = layer_norm_desc_from(params);
+            std::mt19937_64 rng(seed);
+            Tensors t;
+            t.push_back(random_tensor({d.rows, d.c}, rng));
+            t.push_back(Tensor::empty({d.rows, d.c}));
+            t.push_back(random_tensor({d.c}, rng));
+            t.push_back(random_tensor({d.c}, rng));
+            const bool scale = d.affine != LayerNormAffine::None;
+            const bool shift = d.affine == LayerNormAffine::ScaleShift;
+            LayerNormPlan plan = LayerNormPlan::create(engine, d, scale ? t[2].cview() : ConstTensorView{},
+                                                       shift ? t[3].cview() : ConstTensorView{});
+            return package(d, std::move(t), std::move(plan), run_unary<LayerNormPlan>);
+          }};
+}
+
+OpEntry batch_norm_entry() {
+  return {"batch_norm", "inference batch norm on NHWC (oneDNN, global statistics)", batch_norm_params(),
+          [](const Engine& engine, const Params& params, std::uint64_t seed) {
+            const BatchNormDesc d = batch_norm_desc_from(params);
+            std::mt19937_64 rng(seed);
+            Tensors t;
+            t.push_back(random_tensor({d.n, d.h, d.w, d.c}, rng));
+            t.push_back(Tensor::empty({d.n, d.h, d.w, d.c}));
+            t.push_back(random_tensor({d.c}, rng));
+            t.push_back(positive_tensor({d.c}, rng));
+            t.push_back(random_tensor({d.c}, rng));
+            t.push_back(random_tensor({d.c}, rng));
+            BatchNormPlan plan = BatchNormPlan::create(
+                engine, d, {.mean = t[2].view(), .var = t[3].view(), .gamma = t[4].view(), .beta = t[5].view()});
+            return package(d, std::move(t), std::move(plan), run_unary<BatchNormPlan>);
+          }};
+}
+
+OpEntry softmax_entry() {
+  return {"softmax", "softmax over the last axis of [rows, n] (oneDNN)", softmax_params(),
+          [](const Engine& engine, const Params& params, std::uint64_t seed) {
+            const SoftmaxDesc d = softmax_desc_from(params);
+            std::mt19937_64 rng(seed);
+            Tensors t;
+            t.push_back(random_tensor({d.rows, d.n}, rng));
+            t.push_back(Tensor::empty({d.rows, d.n}));
+            SoftmaxPlan plan = SoftmaxPlan::create(engine, d);
+            return package(d, std::move(t), std::move(plan), run_unary<SoftmaxPlan>);
+          }};
+}
+
+OpEntry eltwise_entry() {
+  return {"eltwise", "pointwise activation: relu, gelu_erf, gelu_tanh, silu, star_relu, hardswish",
+          eltwise_params(), [](const Engine& engine, const Params& params, std::uint64_t seed) {
+            const EltwiseDesc d = eltwise_desc_from(params);
+            std::mt19937_64 rng(seed);
+            Tensors t;
+            t.push_back(random_tensor({d.numel}, rng));
+            t.push_back(Tensor::empty({d.numel}));
+            EltwisePlan plan = EltwisePlan::create(engine, d);
+            return package(d, std::move(t), std::move(plan), run_unary<EltwisePlan>);
+          }};
+}
+
+OpEntry binary_entry() {
+  return {"binary", "add / mul of NHWC tensors, src1 broadcast over the axes it lacks (oneDNN)",
+          binary_params(), [](const Engine& engine, const Params& params, std::uint64_t seed) {
+            const BinaryDesc d = binary_desc_from(params);
+            std::mt19937_64 rng(seed);
+            Tensors t;
+            t.push_back(random_tensor(binary_src0_shape(d), rng));
+            t.push_back(random_tensor(binary_src1_shape(d), rng));
+            t.push_back(Tensor::empty(binary_src0_shape(d)));
+            BinaryPlan plan = BinaryPlan::create(engine, d);
+            return package(d, std::move(t), std::move(plan), [](const BinaryPlan& p, Tensors& x) {
+              p.run(x[0].view(), x[1].view(), x[2].view());
+            });
+          }};
+}
+
+OpEntry pool_entry() {
+  return {"pool", "avg / max pooling on NHWC, count_include_pad either way (oneDNN)", pool_params(),
+          [](const Engine& engine, const Params& params, std::uint64_t seed) {
+            const PoolDesc d = pool_desc_from(params);
+            check(d);
+            std::mt19937_64 rng(seed);
+            Tensors t;
+            t.push_back(random_tensor(pool_src_shape(d), rng));
+            t.push_back(Tensor::empty(pool_dst_shape(d)));
+            PoolPlan plan = PoolPlan::create(engine, d);
+            return package(d, std::move(t), std::move(plan), run_unary<PoolPlan>);
+          }};
+}
+
+OpEntry global_avg_pool_entry() {
+  return {"global_avg_pool", "mean over H x W of NHWC [n,h,w,c] -> [n,c] (oneDNN)", global_avg_pool_params(),
+          [](const Engine& engine, const Params& params, std::uint64_t seed) {
+            const GlobalAvgPoolDesc d = global_avg_pool_desc_from(params);
+            std::mt19937_64 rng(seed);
+            Tensors t;
+            t.push_back(random_tensor({d.n, d.h, d.w, d.c}, rng));
+            t.push_back(Tensor::empty({d.n, d.c}));
+            GlobalAvgPoolPlan plan = GlobalAvgPoolPlan::create(engine, d);
+            return package(d, std::move(t), std::move(plan), run_unary<GlobalAvgPoolPlan>);
+          }};
+}
+
+OpEntry permute_entry() {
+  return {"permute", "materialise a permuted view contiguously (attention head split/merge; oneDNN reorder)",
+          permute_params(), [](const Engine& engine, const Params& params, std::uint64_t seed) {
+            const PermuteDesc d = permute_desc_from(params);
+            check(d);
+            std::mt19937_64 rng(seed);
+            Tensors t;
+            t.push_back(random_tensor(d.shape, rng));
+            t.push_back(Tensor::empty(permute_dst_shape(d)));
+            PermutePlan plan = PermutePlan::create(engine, d);
+            return package(d, std::move(t), std::move(plan), run_unary<PermutePlan>);
+          }};
+}
+
+}  // namespace hwnas

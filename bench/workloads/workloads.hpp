@@ -1,0 +1,19 @@
+// One factory per op; op_registry.cpp lists them in the order `bench-op --list` prints.
+#pragma once
+
+#include "bench/op_registry.hpp"
+
+namespace hwnas {
+
+OpEntry linear_entry();
+OpEntry matmul_entry();
+OpEntry layer_norm_entry();
+OpEntry batch_norm_entry();
+OpEntry softmax_entry();
+OpEntry eltwise_entry();
+OpEntry binary_entry();
+OpEntry pool_entry();
+OpEntry global_avg_pool_entry();
+OpEntry permute_entry();
+
+}  // namespace hwnas
