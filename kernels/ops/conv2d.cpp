@@ -174,12 +174,37 @@ std::string onednn_why_not(const Conv2dDesc& d) {
   return {};
 }
 
-// Which backend is faster, by shape. Measured on the 2-core AMD EPYC (Zen 5, AVX-512) dev machine,
-// 2 threads, batch 1, oneDNN 3.2, interleaved median of 200 runs (GFLOP/s, hand / oneDNN):
-// TODO fill in from the timing table.
+// Which backend is faster, by shape: a fixed rule, so a desc always gets the same implementation and
+// its measurements stay comparable. Measured on the dev machine (2-core AMD EPYC, Zen 5, AVX-512, FMA
+// peak 485 GFLOP/s with 2 threads), 2 threads, batch 1, bias, pad k/2, oneDNN 3.2 (brdgmm_dw), hand
+// and oneDNN runs interleaved, median of 100 samples of ~200 us, GFLOP/s = 2*n*oh*ow*c*kh*kw / time.
+// hand/onednn GFLOP/s at k = 3, 5, 7, 9, 11, 13:
+//   stride 1  56x56x96   163/147 289/182 346/181 372/186 380/194 396/201   (1.11 .. 2.00)
+//             28x28x192  159/138 283/166 349/182 384/195 405/205 439/224   (1.16 .. 1.98)
+//             14x14x384  145/119 262/175 323/204 404/231 434/255 498/286   (1.22 .. 1.75)
+//             7x7x768    108/101 213/167 286/216 346/260 407/318 470/395   (1.07 .. 1.33)
+//   stride 2  56x56x96    80/106 158/134 218/140 252/148 277/167 275/169   (0.75, then 1.19 .. 1.70)
+//             28x28x192   70/80  150/124 232/152 290/176 312/188 326/202   (0.87, then 1.20 .. 1.66)
+//             14x14x384   60/67  134/121 200/156 252/180 287/197 306/215   (0.89, then 1.11 .. 1.46)
+//             7x7x768     75/81  110/121 159/168 203/209 245/258 270/279   (0.91 .. 0.97: 4x4 output)
+// Band kernels (InceptionNeXt), stride 1, hand/onednn ratio:
+//   1xk (kh=1):  c <= 48: 1.17 .. 1.88 (1x11 at 56x56x12, 28x28x24, 14x14x48, 56x56x48; 1x7 at
+//                56x56x48: 0.99); c >= 96: 0.77 .. 1.09 (one exception, 7x7x96 1x11: 1.41). With one
+//                tap row there is nothing to reuse across rows, and oneDNN is strong at wide c.
+//   kx1 (kw=1):  c >= 24: 1.02 .. 2.12; c = 12: 0.90 (4 of 16 lanes idle, no reuse along x).
+// Dilation (generic path): 0.59 .. 0.99 at 3x3 d3, 5x5 d2, 7x7 d2 on 56x56x96 and 14x14x384, so
+// oneDNN, though at 7x7 d3 (pad 9) on 56x56x96 oneDNN falls back to jit:avx512_core and the hand
+// kernel is 9.4x faster. kw 15 / 31 at 14x14x384: 1.08 / 0.93; stride 4, 5x5: 0.62.
+// Shapes outside these families (mixed strides, kernels 2 wide, stride > 2) were not measured and
+// stay on oneDNN.
 bool hand_is_faster(const Conv2dDesc& d) {
-  static_cast<void>(d);
-  return true;
+  if (d.dilation_h != 1 || d.dilation_w != 1) return false;
+  if (d.kw > 13 || d.kh > 13) return false;
+  if (d.stride_h != d.stride_w || d.stride_h > 2) return false;
+  if (d.stride_h == 2) return d.kh >= 5 && d.kw >= 5 && conv2d_out_w(d) >= 7;
+  if (d.kh == 1 && d.kw >= 3) return d.ic <= 48;
+  if (d.kw == 1 && d.kh >= 3) return d.ic >= 16;
+  return d.kh >= 3 && d.kw >= 3;
 }
 
 struct OneDnnConv {

@@ -242,6 +242,28 @@ TEST(Conv2dBackend, AutoFollowsTheRuleAndNamesTheImpl) {
   const Conv2dPlan dnn = Conv2dPlan::create(engine(), convnext, w.view(), b.view(), {.backend = ConvBackend::OneDnn});
   EXPECT_EQ(dnn.impl_name().substr(0, 7), "onednn:") << dnn.impl_name();
 
+  // The measured rule (conv2d.cpp, hand_is_faster), where the hand kernel can run at all.
+  if (__builtin_cpu_supports("avx512f")) {
+    const auto dw = [](std::int64_t hw, std::int64_t c, std::int64_t kh, std::int64_t kw, std::int64_t stride) {
+      return Conv2dDesc{.h = hw, .w = hw, .ic = c, .oc = c, .kh = kh, .kw = kw, .stride_h = stride,
+                        .stride_w = stride, .pad_h = kh / 2, .pad_w = kw / 2, .groups = c};
+    };
+    EXPECT_EQ(conv2d_auto_backend(dw(14, 384, 3, 3, 1)), ConvBackend::Hand);
+    EXPECT_EQ(conv2d_auto_backend(dw(28, 192, 13, 13, 2)), ConvBackend::Hand);
+    EXPECT_EQ(conv2d_auto_backend(dw(56, 96, 3, 3, 2)), ConvBackend::OneDnn);   // 0.75x
+    EXPECT_EQ(conv2d_auto_backend(dw(7, 768, 7, 7, 2)), ConvBackend::OneDnn);   // 4x4 output: 0.94x
+    EXPECT_EQ(conv2d_auto_backend(dw(56, 12, 1, 11, 1)), ConvBackend::Hand);    // 1.88x
+    EXPECT_EQ(conv2d_auto_backend(dw(56, 96, 1, 11, 1)), ConvBackend::OneDnn);  // 0.93x
+    EXPECT_EQ(conv2d_auto_backend(dw(56, 12, 11, 1, 1)), ConvBackend::OneDnn);  // 0.90x
+    EXPECT_EQ(conv2d_auto_backend(dw(28, 24, 11, 1, 1)), ConvBackend::Hand);    // 1.08x
+    Conv2dDesc dilated = dw(56, 96, 3, 3, 1);
+    dilated.dilation_h = dilated.dilation_w = 2, dilated.pad_h = dilated.pad_w = 2;
+    EXPECT_EQ(conv2d_auto_backend(dilated), ConvBackend::OneDnn);
+    Conv2dDesc gelu = dw(56, 96, 7, 7, 1);
+    gelu.act = Activation::GeluErf;  // the hand kernel fuses none/relu only
+    EXPECT_EQ(conv2d_auto_backend(gelu), ConvBackend::OneDnn);
+  }
+
   // A dense conv never goes to the hand kernel.
   Tensor wd = Tensor::zeros({8, 3, 3, 3}), bd = Tensor::zeros({8});
   const Conv2dDesc dense{.h = 7, .w = 7, .ic = 3, .oc = 8, .kh = 3, .kw = 3};
