@@ -1,0 +1,55 @@
+// A hand-written depthwise convolution for NHWC f32 on AVX-512 CPUs ("hand:dwconv_nhwc_avx512").
+//
+// Contract: groups == ic == oc (no channel multiplier), act none or relu, any kernel size (odd or
+// even, kh != kw), any stride, padding and dilation. src [n, h, w, c] and dst [n, oh, ow, c] are
+// contiguous. why_not() says, before anything is built, whether it can run a desc on this CPU; create()
+// on a desc it refuses is a programmer error (Conv2dPlan::create asks first).
+//
+// How it works (details in the .cpp): weights are reordered at create time into [kh][kw][c16] with
+// channels padded to a multiple of 16; each OpenMP task takes (image, block of output rows, 16
+// channels), copies the input rows it needs into a zero-bordered per-thread buffer so that borders need
+// no branches, and computes tiles of T output pixels x 16 channels in registers. Forward state lives
+// in the object (no globals).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "kernels/engine.hpp"
+#include "kernels/ops/conv2d.hpp"
+#include "kernels/tensor.hpp"
+
+namespace hwnas::cpu {
+
+class DwconvNhwcAvx512 {
+ public:
+  static constexpr std::string_view kName = "hand:dwconv_nhwc_avx512";
+
+  // Empty when this kernel can run `desc` on this CPU, else the reason ("groups=1 must equal
+  // ic=3 and oc=8 (depthwise only)", "cpu lacks avx512f", ...). desc must already pass check().
+  static std::string why_not(const Conv2dDesc& desc);
+
+  // Reorders weights ([c, 1, kh, kw], any strides) and bias ([c] or empty) and allocates the per-thread
+  // buffers for engine.threads() threads. Asserts why_not(desc) is empty.
+  static DwconvNhwcAvx512 create(const Engine& engine, const Conv2dDesc& desc, ConstTensorView weights,
+                                 ConstTensorView bias);
+
+  // Compute only; no allocation, nothing throws. Not safe to call concurrently on one object.
+  void run(const float* src, float* dst) const noexcept;
+
+  // The output-pixel tile width and rows per task chosen at create (for tests and benchmarks).
+  int tile_width() const;
+  int rows_per_task() const;
+
+  DwconvNhwcAvx512(DwconvNhwcAvx512&&) noexcept;
+  DwconvNhwcAvx512& operator=(DwconvNhwcAvx512&&) noexcept;
+  ~DwconvNhwcAvx512();
+
+ private:
+  struct State;
+  explicit DwconvNhwcAvx512(std::unique_ptr<State> state);
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace hwnas::cpu
