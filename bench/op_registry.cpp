@@ -14,6 +14,7 @@ std::span<const OpEntry> op_registry() {
   static const std::vector<OpEntry> kEntries = {
       linear_entry(),  matmul_entry(),  layer_norm_entry(),      batch_norm_entry(), softmax_entry(),
       eltwise_entry(), binary_entry(),  pool_entry(),            global_avg_pool_entry(), permute_entry(),
+      conv2d_entry(),  dwconv_entry(),
   };
   return kEntries;
 }
@@ -63,6 +64,7 @@ std::vector<SuiteEntry> backbone_suite() {
     suite.push_back({"permute",
                      {fmt::format("shape=1x{}x3x{}x{}", tokens, heads, kHeadDim), "order=2x0x3x1x4"},
                      where + " qkv head split"});
+    suite.push_back({"dwconv", {hwc[0], hwc[1], hwc[2], hwc[3], "k=7"}, where + " ConvNeXt 7x7 depthwise"});
     suite.push_back({"layer_norm", {"rows=" + n(tokens), "c=" + n(s.c)}, where + " pre-norm"});
     suite.push_back({"eltwise", {"numel=" + n(tokens * hidden), "act=gelu_erf"}, where + " MLP GELU"});
     suite.push_back({"binary", {"alg=add", hwc[0], hwc[1], hwc[2], hwc[3], "src1=nhwc"}, where + " residual add"});

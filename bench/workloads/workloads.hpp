@@ -15,5 +15,7 @@ OpEntry binary_entry();
 OpEntry pool_entry();
 OpEntry global_avg_pool_entry();
 OpEntry permute_entry();
+OpEntry conv2d_entry();
+OpEntry dwconv_entry();
 
 }  // namespace hwnas
