@@ -16,7 +16,7 @@ void add_db_option(CLI::App& command, CommonOptions& options) {
 }
 
 Engine make_engine(const CommonOptions& options) {
-  return Engine::cpu({.threads = options.threads == 0 ? available_processors() : options.threads});
+  return Engine::cpu({.threads = options.threads.value_or(available_processors())});
 }
 
 DeviceContext register_device(Store& store, const Engine& engine) {

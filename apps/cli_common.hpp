@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "bench/fingerprint.hpp"
@@ -14,7 +15,7 @@
 namespace hwnas::cli {
 
 struct CommonOptions {
-  int threads = 0;              // 0 = every processor this process may run on
+  std::optional<int> threads;   // absent = every processor this process may run on
   std::string db = "hwnas.db";
 };
 

@@ -3,8 +3,12 @@
 // error), 1 for everything else.
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <string>
+#include <vector>
 
 #include "apps/commands.hpp"
 #include "bench/log.hpp"
@@ -25,6 +29,7 @@ int report(const char* what, int code) {
 int main(int argc, char** argv) {
   CLI::App app{"hwnas: measure vision-backbone building blocks on this device and search for fast designs"};
   app.require_subcommand(1);
+  app.fallthrough();  // global options (--log-level) may also follow the subcommand
   app.set_help_all_flag("--help-all", "help for every subcommand");
   std::string log_level = "info";
   app.add_option("--log-level", log_level, "error, warn, info or debug (logs go to stderr)")
@@ -32,6 +37,14 @@ int main(int argc, char** argv) {
   app.parse_complete_callback([&] { hwnas::log::set_level(hwnas::log::parse_level(log_level)); });
   hwnas::cli::add_device_command(app);
   hwnas::cli::add_bench_op_command(app);
+  // CLI11 would only say "a subcommand is required"; name the word that is not one.
+  std::vector<std::string> names;
+  for (const CLI::App* command : app.get_subcommands({})) names.push_back(command->get_name());
+  if (argc > 1 && argv[1][0] != '-' && std::find(names.begin(), names.end(), argv[1]) == names.end()) {
+    std::fprintf(stderr, "error: unknown command '%s'; commands: %s (see hwnas --help)\n", argv[1],
+                 fmt::format("{}", fmt::join(names, ", ")).c_str());
+    return kExitBadInput;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
