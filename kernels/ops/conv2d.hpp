@@ -30,7 +30,7 @@
 #include "kernels/activation.hpp"
 #include "kernels/engine.hpp"
 #include "kernels/op_cost.hpp"
-#include "kernels/ops/linear.hpp"  // Bias
+#include "kernels/bias.hpp"
 #include "kernels/params.hpp"
 #include "kernels/tensor.hpp"
 

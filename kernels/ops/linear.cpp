@@ -73,6 +73,7 @@ struct LinearPlan::State {
   Engine engine;
   dnnl::matmul primitive;
   dnnl::memory src, weights, bias, dst, scratchpad;
+  std::unordered_map<int, dnnl::memory> args;  // built once: run() only re-points src and dst
   std::string impl;
 };
 
@@ -117,6 +118,11 @@ LinearPlan LinearPlan::create(const Engine& engine, const LinearDesc& d, ConstTe
     state->dst = memory(dst_md, eng, DNNL_MEMORY_NONE);
     state->scratchpad = onednn::make_scratchpad(eng, pd.scratchpad_desc());
     state->primitive = dnnl::matmul(pd);
+    state->args = {{DNNL_ARG_SRC, state->src},
+                   {DNNL_ARG_WEIGHTS, state->weights},
+                   {DNNL_ARG_DST, state->dst},
+                   {DNNL_ARG_SCRATCHPAD, state->scratchpad}};
+    if (d.bias == Bias::Add) state->args.emplace(DNNL_ARG_BIAS, state->bias);
     state->impl = onednn::impl_name_of(pd);
   } catch (const dnnl::error& e) {
     onednn::rethrow_unsupported(e, key);
@@ -125,18 +131,12 @@ LinearPlan LinearPlan::create(const Engine& engine, const LinearDesc& d, ConstTe
 }
 
 void LinearPlan::run(ConstTensorView src, TensorView dst) const {
-  const LinearDesc& d = state_->desc;
-  HWNAS_ASSERT(src.is_contiguous() && src.numel() == d.m * d.k && src.shape()[src.rank() - 1] == d.k);
-  HWNAS_ASSERT(dst.is_contiguous() && dst.numel() == d.m * d.n && dst.shape()[dst.rank() - 1] == d.n);
   State& s = *state_;
+  HWNAS_ASSERT(src.is_contiguous() && src.numel() == s.desc.m * s.desc.k && src.shape()[src.rank() - 1] == s.desc.k);
+  HWNAS_ASSERT(dst.is_contiguous() && dst.numel() == s.desc.m * s.desc.n && dst.shape()[dst.rank() - 1] == s.desc.n);
   s.src.set_data_handle(const_cast<std::byte*>(src.data()));  // oneDNN takes void*; src is only read
   s.dst.set_data_handle(dst.data());
-  std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, s.src},
-                                             {DNNL_ARG_WEIGHTS, s.weights},
-                                             {DNNL_ARG_DST, s.dst},
-                                             {DNNL_ARG_SCRATCHPAD, s.scratchpad}};
-  if (d.bias == Bias::Add) args.emplace(DNNL_ARG_BIAS, s.bias);
-  s.engine.impl().execute(s.primitive, args);
+  s.engine.impl().execute(s.primitive, s.args);
 }
 
 const LinearDesc& LinearPlan::desc() const { return state_->desc; }

@@ -13,14 +13,13 @@
 #include <string_view>
 
 #include "kernels/activation.hpp"
+#include "kernels/bias.hpp"
 #include "kernels/engine.hpp"
 #include "kernels/op_cost.hpp"
 #include "kernels/params.hpp"
 #include "kernels/tensor.hpp"
 
 namespace hwnas {
-
-enum class Bias { None, Add };
 
 struct LinearDesc {
   std::int64_t m = 1, k = 1, n = 1;
