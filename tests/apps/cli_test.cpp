@@ -1,5 +1,6 @@
 // The hwnas CLI as a user runs it: the real binary in a child process, a scratch database.
 #include <gtest/gtest.h>
+#include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -11,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "store/sqlite.hpp"
 #include "store/store.hpp"
 
 namespace hwnas {
@@ -160,6 +162,59 @@ TEST_F(CliTest, DamagedDatabaseIsAClearErrorAndIsLeftAlone) {
   EXPECT_EQ(r.exit_code, 1) << r.err;
   EXPECT_NE(r.err.find(db_), std::string::npos) << r.err;
   EXPECT_EQ(fs::file_size(db_), before);
+}
+
+}  // namespace
+}  // namespace hwnas
+
+namespace hwnas {
+namespace {
+
+// A suite killed with SIGKILL mid-run: the database passes integrity_check, keeps every measurement
+// committed before the kill, and the run reads 'unfinished' (not 'running', not lost).
+TEST_F(CliTest, KilledSuiteKeepsCommittedRowsAndIsMarkedUnfinished) {
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    const int null = ::open("/dev/null", O_WRONLY);
+    dup2(null, STDOUT_FILENO);
+    dup2(null, STDERR_FILENO);
+    execl(HWNAS_BINARY, HWNAS_BINARY, "bench-op", "--suite", "backbone", "--policy", "quick", "--threads", "1",
+          "--db", db_.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  // Wait until at least two measurements are committed, reading through a read-only connection.
+  std::size_t seen = 0;
+  std::int64_t run_id = 0;
+  for (int attempt = 0; attempt < 1200 && seen < 2; ++attempt) {
+    usleep(50'000);
+    if (!fs::exists(db_)) continue;
+    try {
+      Store reader = Store::open(db_, {.mode = sqlite::OpenMode::ReadOnly});
+      for (const RunRow& run : reader.runs()) {
+        if (run.kind == "bench-op") {
+          run_id = run.id;
+          seen = reader.measurements_for_run(run.id).size();
+        }
+      }
+    } catch (const IoError&) {  // the writer may still be creating the schema
+    }
+  }
+  kill(pid, SIGKILL);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFSIGNALED(status)) << "the suite finished before it could be killed";
+  ASSERT_GE(seen, 2u) << "no measurement was committed within 60 s";
+
+  {
+    sqlite::Database db = sqlite::Database::open(db_, {});
+    EXPECT_EQ(db.query_text("PRAGMA integrity_check"), "ok");
+  }
+  Store store = Store::open(db_);  // a read-write open marks runs of dead processes
+  const auto run = store.run(run_id);
+  ASSERT_TRUE(run.has_value());
+  EXPECT_EQ(run->status, RunStatus::Unfinished);
+  EXPECT_GE(store.measurements_for_run(run_id).size(), seen);
 }
 
 }  // namespace
