@@ -280,6 +280,13 @@ Roofline measure_roofline(const Engine& engine, const MeasurePolicy& policy) {
   return r;
 }
 
+double attainable_bandwidth_gbps(const Roofline& r, double working_set_bytes) {
+  const auto fits = [&](std::int64_t capacity) {
+    return capacity > 0 && working_set_bytes <= static_cast<double>(capacity);
+  };
+  return fits(r.l2_capacity_bytes) ? r.l2_gbps : fits(r.l3_capacity_bytes) ? r.l3_gbps : r.dram_gbps;
+}
+
 double attainable_gflops(const Roofline& r, double flops, double bytes, double working_set_bytes) {
   const auto non_negative = [](std::string_view name, double v) {
     if (!(v >= 0)) throw InvalidArgument(fmt::format("roofline: {}={} must be >= 0", name, v));
@@ -288,12 +295,8 @@ double attainable_gflops(const Roofline& r, double flops, double bytes, double w
   non_negative("bytes", bytes);
   non_negative("working_set_bytes", working_set_bytes);
   if (bytes == 0) return r.peak_gflops;
-  const auto fits = [&](std::int64_t capacity) {
-    return capacity > 0 && working_set_bytes <= static_cast<double>(capacity);
-  };
-  const double gbps = fits(r.l2_capacity_bytes) ? r.l2_gbps : fits(r.l3_capacity_bytes) ? r.l3_gbps : r.dram_gbps;
   // FLOP/byte x GB/s = GFLOP/s.
-  return std::min(r.peak_gflops, flops / bytes * gbps);
+  return std::min(r.peak_gflops, flops / bytes * attainable_bandwidth_gbps(r, working_set_bytes));
 }
 
 double achieved_gflops(double flops, Milliseconds time) {
@@ -304,13 +307,19 @@ double achieved_gflops(double flops, Milliseconds time) {
 }
 
 double roofline_fraction(const Roofline& r, const OpCost& cost, Milliseconds time, double working_set_bytes) {
+  // attainable_gflops validates the arguments; the bandwidth is the one it chose for this level.
   const double attainable = attainable_gflops(r, cost.flops, cost.bytes, working_set_bytes);
-  if (!(attainable > 0)) {
+  const double gbps = attainable_bandwidth_gbps(r, working_set_bytes);
+  if (!(r.peak_gflops > 0) || (cost.bytes > 0 && !(gbps > 0))) {
     throw InvalidArgument(fmt::format(
-        "roofline: attainable={} GFLOP/s for flops={} bytes={} must be > 0 (is the Roofline measured?)",
-        attainable, cost.flops, cost.bytes));
+        "roofline: attainable={} GFLOP/s for flops={} bytes={}: the roofline's ceilings are not measured "
+        "(peak_gflops={}, bandwidth={} GB/s)",
+        attainable, cost.flops, cost.bytes, r.peak_gflops, gbps));
   }
-  return achieved_gflops(cost.flops, time) / attainable;
+  const double bound_s = std::max(cost.flops / (r.peak_gflops * 1e9), cost.bytes > 0 ? cost.bytes / (gbps * 1e9) : 0.0);
+  const double time_s = seconds(time);
+  if (!(time_s > 0)) throw InvalidArgument(fmt::format("roofline: time={} ms must be > 0", time.count()));
+  return bound_s / time_s;
 }
 
 }  // namespace hwnas

@@ -53,6 +53,9 @@ struct Roofline {
 // dram_working_set_bytes + 48 MiB. Throws Unsupported if the matmul cannot be created.
 Roofline measure_roofline(const Engine& engine, const MeasurePolicy& policy);
 
+// The copy bandwidth of the smallest level whose capacity holds working_set_bytes (L2, L3, DRAM).
+double attainable_bandwidth_gbps(const Roofline& roofline, double working_set_bytes);
+
 // min(peak, intensity * bandwidth), with intensity = flops / bytes and the bandwidth of the smallest
 // level whose capacity holds working_set_bytes (L2, then L3, else DRAM). bytes == 0 means compute
 // bound: the peak. Throws InvalidArgument for a negative argument.
@@ -61,7 +64,10 @@ double attainable_gflops(const Roofline& roofline, double flops, double bytes, d
 // GFLOP/s of `flops` done in `time`.
 double achieved_gflops(double flops, Milliseconds time);
 
-// achieved / attainable for an op's cost model timed at `time`; 1 means on the roofline.
+// The roofline's lower bound on the op's time, max(flops / peak, bytes / bandwidth of its level),
+// divided by the measured time; 1 means on the roofline. For ops with FLOPs this equals achieved /
+// attainable GFLOP/s; for pure data movement (permute, flops = 0) it is the fraction of the level's
+// bandwidth reached. Throws InvalidArgument when the roofline's ceilings are not measured (zero).
 double roofline_fraction(const Roofline& roofline, const OpCost& cost, Milliseconds time,
                          double working_set_bytes);
 
