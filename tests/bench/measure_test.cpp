@@ -80,9 +80,10 @@ TEST(Measure, MaxTimeCaps) {
   const Measurement m = measure(std::ref(work), policy);
   EXPECT_FALSE(m.converged);
   EXPECT_EQ(m.stop, StopReason::MaxTime);
-  // The cap is wall time, CI checks included (a few % here); the samples fill most of it, and only
-  // the last one can end past it.
-  EXPECT_GE(total_ms(m), 100.0 * 0.75);
+  // The cap is wall time, CI checks included: the run lasted at least the cap, and only the last
+  // sample can end past it. (How much of the cap the samples fill depends on the machine's load and
+  // on sanitizers, so it is not asserted.)
+  EXPECT_GE(m.elapsed_s, 0.1);
   EXPECT_LT(total_ms(m) - m.samples_ms.back(), 100.0);
   EXPECT_LT(std::ssize(m.samples_ms), 1000);  // 0.1 s of >= 100 us samples
 }
