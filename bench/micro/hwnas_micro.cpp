@@ -1,5 +1,5 @@
 // hwnas_micro: Google Benchmark registrations of every op in the backbone shape suite
-// (bench::backbone_suite), named by canonical key so --benchmark_filter and the JSON output join the
+// (hwnas::backbone_suite), named by canonical key so --benchmark_filter and the JSON output join the
 // store without glue.
 //
 //   hwnas_micro --hwnas_threads=2 --benchmark_out=micro.json --benchmark_out_format=json
@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/build_info.hpp"
 #include "bench/op_registry.hpp"
 #include "kernels/engine.hpp"
 #include "kernels/error.hpp"
@@ -66,6 +67,8 @@ int main(int argc, char** argv) {
     benchmark::AddCustomContext("hwnas_threads", std::to_string(threads));
     benchmark::AddCustomContext("onednn_version", hwnas::onednn_version());
     benchmark::AddCustomContext("isa", engine.isa());
+    benchmark::AddCustomContext("git_commit", hwnas::build_info().code_version);
+    benchmark::AddCustomContext("hwnas_build_type", hwnas::build_info().build_type);
     benchmark::RunSpecifiedBenchmarks();
     benchmark::Shutdown();
   } catch (const hwnas::Error& e) {
