@@ -140,14 +140,12 @@ BatchNormPlan BatchNormPlan::create(const Engine& engine, const BatchNormDesc& d
     const auto copy_in = [&](const ConstTensorView& view) {
       return onednn::reorder_into(engine, onednn::md_of(view), view.data(), vector_md);
     };
-    return onednn::PreparedPrimitive::create(
-        engine, pd,
-        {.inputs = {{DNNL_ARG_SRC, data_md}},
-         .dst = {DNNL_ARG_DST, data_md},
-         .constants = {{DNNL_ARG_MEAN, copy_in(weights.mean)},
-                       {DNNL_ARG_VARIANCE, copy_in(weights.var)},
-                       {DNNL_ARG_SCALE, copy_in(weights.gamma)},
-                       {DNNL_ARG_SHIFT, copy_in(weights.beta)}}});
+    onednn::PreparedArgs args{.inputs = {{DNNL_ARG_SRC, data_md}}, .dst = {DNNL_ARG_DST, data_md}};
+    args.constants = {{DNNL_ARG_MEAN, copy_in(weights.mean)},
+                      {DNNL_ARG_VARIANCE, copy_in(weights.var)},
+                      {DNNL_ARG_SCALE, copy_in(weights.gamma)},
+                      {DNNL_ARG_SHIFT, copy_in(weights.beta)}};
+    return onednn::PreparedPrimitive::create(engine, pd, std::move(args));
   });
   return BatchNormPlan(std::make_unique<State>(State{.desc = d, .primitive = std::move(prepared)}));
 }
