@@ -3,12 +3,12 @@
 #include <fmt/format.h>
 
 #include <cmath>
-#include <unordered_map>
 #include <utility>
 
 #include "kernels/assert.hpp"
 #include "kernels/error.hpp"
 #include "kernels/onednn/dnnl_util.hpp"
+#include "kernels/onednn/prepared_primitive.hpp"
 
 namespace hwnas {
 
@@ -113,11 +113,7 @@ OpCost cost(const BatchNormDesc& d) {
 
 struct BatchNormPlan::State {
   BatchNormDesc desc;
-  Engine engine;
-  dnnl::batch_normalization_forward primitive;
-  dnnl::memory src, dst, mean, var, scale, shift, scratchpad;
-  std::unordered_map<int, dnnl::memory> args;  // built once; run() re-points src and dst
-  std::string impl;
+  onednn::PreparedPrimitive primitive;  // owns mean, var, scale and shift
 };
 
 BatchNormPlan::BatchNormPlan(std::unique_ptr<State> state) : state_(std::move(state)) {}
@@ -132,8 +128,7 @@ BatchNormPlan BatchNormPlan::create(const Engine& engine, const BatchNormDesc& d
   check_weights("batch_norm", weights, d.c, d.eps, fmt::format(" [{}]", key));
 
   using dnnl::memory;
-  auto state = std::make_unique<State>(State{.desc = d, .engine = engine});
-  try {
+  auto prepared = onednn::prepare(key, [&] {
     const dnnl::engine& eng = engine.impl().engine;
     // oneDNN's dims are logically (n, c, h, w) whatever the layout; these strides make it NHWC.
     const memory::desc data_md =
@@ -145,44 +140,28 @@ BatchNormPlan BatchNormPlan::create(const Engine& engine, const BatchNormDesc& d
     const auto copy_in = [&](const ConstTensorView& view) {
       return onednn::reorder_into(engine, onednn::md_of(view), view.data(), vector_md);
     };
-    state->mean = copy_in(weights.mean);
-    state->var = copy_in(weights.var);
-    state->scale = copy_in(weights.gamma);
-    state->shift = copy_in(weights.beta);
-    state->src = memory(data_md, eng, DNNL_MEMORY_NONE);
-    state->dst = memory(data_md, eng, DNNL_MEMORY_NONE);
-    state->scratchpad = onednn::make_scratchpad(eng, pd.scratchpad_desc());
-    state->primitive = dnnl::batch_normalization_forward(pd);
-    state->impl = onednn::impl_name_of(pd);
-    state->args = {{DNNL_ARG_SRC, state->src},
-                   {DNNL_ARG_DST, state->dst},
-                   {DNNL_ARG_MEAN, state->mean},
-                   {DNNL_ARG_VARIANCE, state->var},
-                   {DNNL_ARG_SCALE, state->scale},
-                   {DNNL_ARG_SHIFT, state->shift},
-                   {DNNL_ARG_SCRATCHPAD, state->scratchpad}};
-  } catch (const dnnl::error& e) {
-    onednn::rethrow_unsupported(e, key);
-  }
-  return BatchNormPlan(std::move(state));
+    onednn::PreparedArgs args{.inputs = {{DNNL_ARG_SRC, data_md}}, .dst = {DNNL_ARG_DST, data_md}};
+    args.constants = {{DNNL_ARG_MEAN, copy_in(weights.mean)},
+                      {DNNL_ARG_VARIANCE, copy_in(weights.var)},
+                      {DNNL_ARG_SCALE, copy_in(weights.gamma)},
+                      {DNNL_ARG_SHIFT, copy_in(weights.beta)}};
+    return onednn::PreparedPrimitive::create(engine, pd, std::move(args));
+  });
+  return BatchNormPlan(std::make_unique<State>(State{.desc = d, .primitive = std::move(prepared)}));
 }
 
 void BatchNormPlan::run(ConstTensorView src, TensorView dst) const {
-  State& s = *state_;
-  const BatchNormDesc& d = s.desc;
+  [[maybe_unused]] const BatchNormDesc& d = state_->desc;
   [[maybe_unused]] const std::int64_t elements = d.n * d.h * d.w * d.c;
   HWNAS_ASSERT(src.dtype() == DType::F32 && src.is_contiguous() && src.numel() == elements &&
                src.shape()[src.rank() - 1] == d.c);
   HWNAS_ASSERT(dst.dtype() == DType::F32 && dst.is_contiguous() && dst.numel() == elements &&
                dst.shape()[dst.rank() - 1] == d.c);
-  s.src.set_data_handle(
-      const_cast<std::byte*>(src.data()));  // oneDNN takes void*; src is only read
-  s.dst.set_data_handle(dst.data());
-  s.engine.impl().execute(s.primitive, s.args);
+  state_->primitive.run({src.data()}, dst.data());
 }
 
 const BatchNormDesc& BatchNormPlan::desc() const { return state_->desc; }
-std::string_view BatchNormPlan::impl_name() const { return state_->impl; }
+std::string_view BatchNormPlan::impl_name() const { return state_->primitive.impl_name(); }
 
 FoldedConv fold_batch_norm(ConstTensorView weights, ConstTensorView bias,
                            const BatchNormWeights& bn, float eps) {

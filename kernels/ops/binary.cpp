@@ -5,11 +5,11 @@
 
 #include <algorithm>
 #include <iterator>
-#include <unordered_map>
 
 #include "kernels/assert.hpp"
 #include "kernels/error.hpp"
 #include "kernels/onednn/dnnl_util.hpp"
+#include "kernels/onednn/prepared_primitive.hpp"
 
 namespace hwnas {
 
@@ -103,11 +103,7 @@ OpCost cost(const BinaryDesc& d) {
 
 struct BinaryPlan::State {
   BinaryDesc desc;
-  Engine engine;
-  dnnl::binary primitive;
-  dnnl::memory src0, src1, dst;
-  std::unordered_map<int, dnnl::memory> args;  // built once; see LayerNormPlan::State
-  std::string impl;
+  onednn::PreparedPrimitive primitive;
 };
 
 BinaryPlan::BinaryPlan(std::unique_ptr<State> state) : state_(std::move(state)) {}
@@ -119,8 +115,7 @@ BinaryPlan BinaryPlan::create(const Engine& engine, const BinaryDesc& d) {
   check(d);
   const std::string key = to_string(d);
   using dnnl::memory;
-  auto state = std::make_unique<State>(State{.desc = d, .engine = engine});
-  try {
+  auto prepared = onednn::prepare(key, [&] {
     const dnnl::engine& eng = engine.impl().engine;
     const memory::desc src0_md = md_nhwc(binary_src0_shape(d));
     const memory::desc src1_md = md_nhwc(binary_src1_shape(d));
@@ -128,19 +123,12 @@ BinaryPlan BinaryPlan::create(const Engine& engine, const BinaryDesc& d) {
         d.alg == BinaryAlg::Add ? dnnl::algorithm::binary_add : dnnl::algorithm::binary_mul;
     const auto pd =
         onednn::make_binary_pd(eng, algorithm, src0_md, src1_md, src0_md, onednn::make_attr());
-    state->src0 = memory(src0_md, eng, DNNL_MEMORY_NONE);
-    state->src1 = memory(src1_md, eng, DNNL_MEMORY_NONE);
-    state->dst = memory(src0_md, eng, DNNL_MEMORY_NONE);
-    state->args = {{DNNL_ARG_SRC_0, state->src0},
-                   {DNNL_ARG_SRC_1, state->src1},
-                   {DNNL_ARG_DST, state->dst},
-                   {DNNL_ARG_SCRATCHPAD, onednn::make_scratchpad(eng, pd.scratchpad_desc())}};
-    state->primitive = dnnl::binary(pd);
-    state->impl = onednn::impl_name_of(pd);
-  } catch (const dnnl::error& e) {
-    onednn::rethrow_unsupported(e, key);
-  }
-  return BinaryPlan(std::move(state));
+    return onednn::PreparedPrimitive::create(
+        engine, pd,
+        {.inputs = {{DNNL_ARG_SRC_0, src0_md}, {DNNL_ARG_SRC_1, src1_md}},
+         .dst = {DNNL_ARG_DST, src0_md}});
+  });
+  return BinaryPlan(std::make_unique<State>(State{.desc = d, .primitive = std::move(prepared)}));
 }
 
 void BinaryPlan::run(ConstTensorView src0, ConstTensorView src1, TensorView dst) const {
@@ -152,15 +140,10 @@ void BinaryPlan::run(ConstTensorView src0, ConstTensorView src1, TensorView dst)
                src1.dtype() == DType::F32);
   HWNAS_ASSERT(dst.is_contiguous() && dst.numel() == numel0 && dst.shape()[dst.rank() - 1] == d.c &&
                dst.dtype() == DType::F32);
-  State& s = *state_;
-  // oneDNN takes void*; src0 and src1 are only read.
-  s.src0.set_data_handle(const_cast<std::byte*>(src0.data()));
-  s.src1.set_data_handle(const_cast<std::byte*>(src1.data()));
-  s.dst.set_data_handle(dst.data());
-  s.engine.impl().execute(s.primitive, s.args);
+  state_->primitive.run({src0.data(), src1.data()}, dst.data());
 }
 
 const BinaryDesc& BinaryPlan::desc() const { return state_->desc; }
-std::string_view BinaryPlan::impl_name() const { return state_->impl; }
+std::string_view BinaryPlan::impl_name() const { return state_->primitive.impl_name(); }
 
 }  // namespace hwnas

@@ -4,13 +4,13 @@
 #include <fmt/ranges.h>
 
 #include <optional>
-#include <unordered_map>
 #include <vector>
 
 #include "kernels/assert.hpp"
 #include "kernels/cpu/dwconv_nhwc_avx512.hpp"
 #include "kernels/error.hpp"
 #include "kernels/onednn/dnnl_util.hpp"
+#include "kernels/onednn/prepared_primitive.hpp"
 
 namespace hwnas {
 
@@ -207,19 +207,12 @@ bool hand_is_faster(const Conv2dDesc& d) {
   return d.kh >= 3 && d.kw >= 3;
 }
 
-struct OneDnnConv {
-  dnnl::convolution_forward primitive;
-  dnnl::memory src, weights, bias, dst, scratchpad;
-  // Built once: the map holds handles to the same memory objects, so run() only re-points src and dst.
-  std::unordered_map<int, dnnl::memory> args;
-};
-
 dnnl::memory::desc nhwc_md(std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w) {
   return dnnl::memory::desc({n, c, h, w}, dnnl::memory::data_type::f32, dnnl::memory::format_tag::nhwc);
 }
 
-OneDnnConv create_onednn(const Engine& engine, const Conv2dDesc& d, ConstTensorView weights,
-                         ConstTensorView bias, ConvAlgorithm algorithm, std::string& impl) {
+onednn::PreparedPrimitive create_onednn(const Engine& engine, const Conv2dDesc& d, ConstTensorView weights,
+                                        ConstTensorView bias, ConvAlgorithm algorithm) {
   using dnnl::memory;
   const dnnl::engine& eng = engine.impl().engine;
   const std::int64_t oh = conv2d_out_h(d), ow = conv2d_out_w(d);
@@ -241,22 +234,14 @@ OneDnnConv create_onednn(const Engine& engine, const Conv2dDesc& d, ConstTensorV
       eng, algorithm == ConvAlgorithm::Direct ? dnnl::algorithm::convolution_direct : dnnl::algorithm::convolution_auto,
       src_md, any_w_md, bias_md, dst_md, {d.stride_h, d.stride_w}, {d.dilation_h - 1, d.dilation_w - 1}, pad, pad,
       onednn::make_attr(d.act));
-  OneDnnConv conv;
-  conv.weights = onednn::reorder_into(engine, user_w_md, weights.data(), pd.weights_desc());
+  onednn::PreparedArgs args{.inputs = {{DNNL_ARG_SRC, pd.src_desc()}}, .dst = {DNNL_ARG_DST, pd.dst_desc()}};
+  args.constants.emplace(DNNL_ARG_WEIGHTS,
+                         onednn::reorder_into(engine, user_w_md, weights.data(), pd.weights_desc()));
   if (d.bias == Bias::Add) {
-    conv.bias = onednn::reorder_into(engine, onednn::md_of(bias), bias.data(), pd.bias_desc());
+    args.constants.emplace(DNNL_ARG_BIAS,
+                           onednn::reorder_into(engine, onednn::md_of(bias), bias.data(), pd.bias_desc()));
   }
-  conv.src = memory(pd.src_desc(), eng, DNNL_MEMORY_NONE);
-  conv.dst = memory(pd.dst_desc(), eng, DNNL_MEMORY_NONE);
-  conv.scratchpad = onednn::make_scratchpad(eng, pd.scratchpad_desc());
-  conv.primitive = dnnl::convolution_forward(pd);
-  conv.args = {{DNNL_ARG_SRC, conv.src},
-               {DNNL_ARG_WEIGHTS, conv.weights},
-               {DNNL_ARG_DST, conv.dst},
-               {DNNL_ARG_SCRATCHPAD, conv.scratchpad}};
-  if (d.bias == Bias::Add) conv.args.emplace(DNNL_ARG_BIAS, conv.bias);
-  impl = onednn::impl_name_of(pd);
-  return conv;
+  return onednn::PreparedPrimitive::create(engine, pd, std::move(args));
 }
 
 }  // namespace
@@ -268,9 +253,8 @@ ConvBackend conv2d_auto_backend(const Conv2dDesc& d) {
 
 struct Conv2dPlan::State {
   Conv2dDesc desc;
-  Engine engine;
   ConvBackend backend = ConvBackend::OneDnn;
-  std::optional<OneDnnConv> onednn;
+  std::optional<onednn::PreparedPrimitive> onednn;
   std::optional<cpu::DwconvNhwcAvx512> hand;
   std::string impl;
 };
@@ -315,7 +299,7 @@ Conv2dPlan Conv2dPlan::create(const Engine& engine, const Conv2dDesc& d, ConstTe
     case ConvBackend::Hand: order = {options.backend}; break;
   }
   std::vector<std::string> reasons;
-  auto state = std::make_unique<State>(State{.desc = d, .engine = engine});
+  auto state = std::make_unique<State>(State{.desc = d});
   for (const ConvBackend backend : order) {
     const bool hand = backend == ConvBackend::Hand;
     const std::string why = hand ? cpu::DwconvNhwcAvx512::why_not(d) : onednn_why_not(d);
@@ -328,11 +312,9 @@ Conv2dPlan Conv2dPlan::create(const Engine& engine, const Conv2dDesc& d, ConstTe
       state->hand = cpu::DwconvNhwcAvx512::create(engine, d, weights, bias);
       state->impl = std::string(cpu::DwconvNhwcAvx512::kName);
     } else {
-      try {
-        state->onednn = create_onednn(engine, d, weights, bias, options.onednn_algorithm, state->impl);
-      } catch (const dnnl::error& e) {
-        onednn::rethrow_unsupported(e, key);
-      }
+      state->onednn = onednn::prepare(
+          key, [&] { return create_onednn(engine, d, weights, bias, options.onednn_algorithm); });
+      state->impl = std::string(state->onednn->impl_name());
     }
     return Conv2dPlan(std::move(state));
   }
@@ -348,10 +330,7 @@ void Conv2dPlan::run(ConstTensorView src, TensorView dst) const {
     s.hand->run(src.f32(), dst.f32());
     return;
   }
-  OneDnnConv& conv = *state_->onednn;
-  conv.src.set_data_handle(const_cast<std::byte*>(src.data()));  // oneDNN takes void*; src is only read
-  conv.dst.set_data_handle(dst.data());
-  s.engine.impl().execute(conv.primitive, conv.args);
+  s.onednn->run({src.data()}, dst.data());
 }
 
 const Conv2dDesc& Conv2dPlan::desc() const { return state_->desc; }

@@ -2,11 +2,10 @@
 
 #include <fmt/format.h>
 
-#include <unordered_map>
-
 #include "kernels/assert.hpp"
 #include "kernels/error.hpp"
 #include "kernels/onednn/dnnl_util.hpp"
+#include "kernels/onednn/prepared_primitive.hpp"
 
 namespace hwnas {
 
@@ -69,11 +68,7 @@ OpCost cost(const GlobalAvgPoolDesc& d) {
 
 struct GlobalAvgPoolPlan::State {
   GlobalAvgPoolDesc desc;
-  Engine engine;
-  dnnl::primitive primitive;
-  dnnl::memory src, dst;
-  std::unordered_map<int, dnnl::memory> args;  // built once; see LayerNormPlan::State
-  std::string impl;
+  onednn::PreparedPrimitive primitive;
 };
 
 GlobalAvgPoolPlan::GlobalAvgPoolPlan(std::unique_ptr<State> state) : state_(std::move(state)) {}
@@ -85,8 +80,7 @@ GlobalAvgPoolPlan GlobalAvgPoolPlan::create(const Engine& engine, const GlobalAv
   check(d);
   const std::string key = to_string(d);
   using dnnl::memory;
-  auto state = std::make_unique<State>(State{.desc = d, .engine = engine});
-  try {
+  auto prepared = onednn::prepare(key, [&] {
     const dnnl::engine& eng = engine.impl().engine;
     const memory::desc src_md = md_nhwc(d.n, d.h, d.w, d.c);
     const memory::desc dst_md = md_nhwc(d.n, 1, 1, d.c);
@@ -96,17 +90,11 @@ GlobalAvgPoolPlan GlobalAvgPoolPlan::create(const Engine& engine, const GlobalAv
         onednn::make_pooling_pd(eng, dnnl::algorithm::pooling_avg_exclude_padding, src_md, dst_md,
                                 /*strides=*/{1, 1}, /*kernel=*/{d.h, d.w}, /*dilation=*/{0, 0},
                                 /*pad_l=*/{0, 0}, /*pad_r=*/{0, 0}, onednn::make_attr());
-    state->src = memory(src_md, eng, DNNL_MEMORY_NONE);
-    state->dst = memory(dst_md, eng, DNNL_MEMORY_NONE);
-    state->args = {{DNNL_ARG_SRC, state->src},
-                   {DNNL_ARG_DST, state->dst},
-                   {DNNL_ARG_SCRATCHPAD, onednn::make_scratchpad(eng, pd.scratchpad_desc())}};
-    state->primitive = dnnl::primitive(pd);  // pooling_forward in 3.x, pooling_v2_forward in 2.6
-    state->impl = onednn::impl_name_of(pd);
-  } catch (const dnnl::error& e) {
-    onednn::rethrow_unsupported(e, key);
-  }
-  return GlobalAvgPoolPlan(std::move(state));
+    return onednn::PreparedPrimitive::create(
+        engine, pd, {.inputs = {{DNNL_ARG_SRC, src_md}}, .dst = {DNNL_ARG_DST, dst_md}});
+  });
+  return GlobalAvgPoolPlan(
+      std::make_unique<State>(State{.desc = d, .primitive = std::move(prepared)}));
 }
 
 void GlobalAvgPoolPlan::run(ConstTensorView src, TensorView dst) const {
@@ -115,14 +103,10 @@ void GlobalAvgPoolPlan::run(ConstTensorView src, TensorView dst) const {
                src.dtype() == DType::F32);
   HWNAS_ASSERT(dst.is_contiguous() && dst.numel() == d.n * d.c &&
                dst.shape()[dst.rank() - 1] == d.c && dst.dtype() == DType::F32);
-  State& s = *state_;
-  // oneDNN takes void*; src is only read.
-  s.src.set_data_handle(const_cast<std::byte*>(src.data()));
-  s.dst.set_data_handle(dst.data());
-  s.engine.impl().execute(s.primitive, s.args);
+  state_->primitive.run({src.data()}, dst.data());
 }
 
 const GlobalAvgPoolDesc& GlobalAvgPoolPlan::desc() const { return state_->desc; }
-std::string_view GlobalAvgPoolPlan::impl_name() const { return state_->impl; }
+std::string_view GlobalAvgPoolPlan::impl_name() const { return state_->primitive.impl_name(); }
 
 }  // namespace hwnas

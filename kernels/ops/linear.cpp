@@ -5,6 +5,7 @@
 #include "kernels/assert.hpp"
 #include "kernels/error.hpp"
 #include "kernels/onednn/dnnl_util.hpp"
+#include "kernels/onednn/prepared_primitive.hpp"
 
 namespace hwnas {
 
@@ -70,11 +71,7 @@ Shape linear_weights_shape(const LinearDesc& d) { return {d.n, d.k}; }
 
 struct LinearPlan::State {
   LinearDesc desc;
-  Engine engine;
-  dnnl::matmul primitive;
-  dnnl::memory src, weights, bias, dst, scratchpad;
-  std::unordered_map<int, dnnl::memory> args;  // built once: run() only re-points src and dst
-  std::string impl;
+  onednn::PreparedPrimitive primitive;  // owns the reordered weights and bias
 };
 
 LinearPlan::LinearPlan(std::unique_ptr<State> state) : state_(std::move(state)) {}
@@ -100,8 +97,7 @@ LinearPlan LinearPlan::create(const Engine& engine, const LinearDesc& d, ConstTe
   }
   using onednn::md_dense;
   using dnnl::memory;
-  auto state = std::make_unique<State>(State{.desc = d, .engine = engine});
-  try {
+  auto prepared = onednn::prepare(key, [&] {
     const dnnl::engine& eng = engine.impl().engine;
     const memory::desc src_md = md_dense({d.m, d.k});
     const memory::desc dst_md = md_dense({d.m, d.n});
@@ -109,37 +105,28 @@ LinearPlan LinearPlan::create(const Engine& engine, const LinearDesc& d, ConstTe
     const auto pd = onednn::make_matmul_pd(eng, src_md, onednn::md_any({d.k, d.n}), bias_md, dst_md,
                                            onednn::make_attr(d.act));
     // The user's [n, k] weights seen as the [k, n] matrix matmul multiplies by: strides {1, k}.
-    state->weights = onednn::reorder_into(engine, onednn::md_of(Shape{d.k, d.n}, Shape{1, d.k}),
-                                          weights.data(), pd.weights_desc());
+    onednn::PreparedArgs args{.inputs = {{DNNL_ARG_SRC, src_md}}, .dst = {DNNL_ARG_DST, dst_md}};
+    args.constants.emplace(
+        DNNL_ARG_WEIGHTS,
+        onednn::reorder_into(engine, onednn::md_of(Shape{d.k, d.n}, Shape{1, d.k}), weights.data(),
+                             pd.weights_desc()));
     if (d.bias == Bias::Add) {
-      state->bias = onednn::reorder_into(engine, bias_md, bias.data(), bias_md);
+      args.constants.emplace(DNNL_ARG_BIAS,
+                             onednn::reorder_into(engine, bias_md, bias.data(), bias_md));
     }
-    state->src = memory(src_md, eng, DNNL_MEMORY_NONE);
-    state->dst = memory(dst_md, eng, DNNL_MEMORY_NONE);
-    state->scratchpad = onednn::make_scratchpad(eng, pd.scratchpad_desc());
-    state->primitive = dnnl::matmul(pd);
-    state->args = {{DNNL_ARG_SRC, state->src},
-                   {DNNL_ARG_WEIGHTS, state->weights},
-                   {DNNL_ARG_DST, state->dst},
-                   {DNNL_ARG_SCRATCHPAD, state->scratchpad}};
-    if (d.bias == Bias::Add) state->args.emplace(DNNL_ARG_BIAS, state->bias);
-    state->impl = onednn::impl_name_of(pd);
-  } catch (const dnnl::error& e) {
-    onednn::rethrow_unsupported(e, key);
-  }
-  return LinearPlan(std::move(state));
+    return onednn::PreparedPrimitive::create(engine, pd, std::move(args));
+  });
+  return LinearPlan(std::make_unique<State>(State{.desc = d, .primitive = std::move(prepared)}));
 }
 
 void LinearPlan::run(ConstTensorView src, TensorView dst) const {
-  State& s = *state_;
+  const State& s = *state_;
   HWNAS_ASSERT(src.is_contiguous() && src.numel() == s.desc.m * s.desc.k && src.shape()[src.rank() - 1] == s.desc.k);
   HWNAS_ASSERT(dst.is_contiguous() && dst.numel() == s.desc.m * s.desc.n && dst.shape()[dst.rank() - 1] == s.desc.n);
-  s.src.set_data_handle(const_cast<std::byte*>(src.data()));  // oneDNN takes void*; src is only read
-  s.dst.set_data_handle(dst.data());
-  s.engine.impl().execute(s.primitive, s.args);
+  s.primitive.run({src.data()}, dst.data());
 }
 
 const LinearDesc& LinearPlan::desc() const { return state_->desc; }
-std::string_view LinearPlan::impl_name() const { return state_->impl; }
+std::string_view LinearPlan::impl_name() const { return state_->primitive.impl_name(); }
 
 }  // namespace hwnas

@@ -3,13 +3,13 @@
 #include <fmt/format.h>
 
 #include <cmath>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
 #include "kernels/assert.hpp"
 #include "kernels/error.hpp"
 #include "kernels/onednn/dnnl_util.hpp"
+#include "kernels/onednn/prepared_primitive.hpp"
 
 namespace hwnas {
 
@@ -176,12 +176,7 @@ Shape matmul_dst_shape(const MatmulDesc& d) { return {d.b, d.m, d.n}; }
 struct MatmulPlan::State {
   MatmulDesc desc;
   MatmulLayout layout;
-  Engine engine;
-  dnnl::matmul primitive;
-  dnnl::memory src, weights, dst, scratchpad;
-  // Built once: the memories are shared handles, so run() re-points them without touching the map.
-  std::unordered_map<int, dnnl::memory> args;
-  std::string impl;
+  onednn::PreparedPrimitive primitive;
 };
 
 MatmulPlan::MatmulPlan(std::unique_ptr<State> state) : state_(std::move(state)) {}
@@ -216,8 +211,7 @@ MatmulPlan MatmulPlan::create(const Engine& engine, const MatmulDesc& d,
   }
 
   using dnnl::memory;
-  auto state = std::make_unique<State>(State{.desc = d, .layout = l, .engine = engine});
-  try {
+  auto prepared = onednn::prepare(key, [&] {
     const dnnl::engine& eng = engine.impl().engine;
     const memory::desc src_md = onednn::md_of(l.src.shape, l.src.strides);
     // oneDNN multiplies by a [k, n] operand; a [n, k] one is the same memory with its last two
@@ -237,36 +231,25 @@ MatmulPlan MatmulPlan::create(const Engine& engine, const MatmulDesc& d,
     if (d.act != Activation::None) onednn::append_eltwise(ops, onednn::eltwise_alg(d.act));
     attr.set_post_ops(ops);
     const auto pd = onednn::make_matmul_pd(eng, src_md, weights_md, memory::desc(), dst_md, attr);
-    state->src = memory(src_md, eng, DNNL_MEMORY_NONE);
-    state->weights = memory(weights_md, eng, DNNL_MEMORY_NONE);
-    state->dst = memory(dst_md, eng, DNNL_MEMORY_NONE);
-    state->scratchpad = onednn::make_scratchpad(eng, pd.scratchpad_desc());
-    state->primitive = dnnl::matmul(pd);
-    state->impl = onednn::impl_name_of(pd);
-    state->args = {{DNNL_ARG_SRC, state->src},
-                   {DNNL_ARG_WEIGHTS, state->weights},
-                   {DNNL_ARG_DST, state->dst},
-                   {DNNL_ARG_SCRATCHPAD, state->scratchpad}};
-  } catch (const dnnl::error& e) {
-    onednn::rethrow_unsupported(e, key);
-  }
-  return MatmulPlan(std::move(state));
+    return onednn::PreparedPrimitive::create(
+        engine, pd,
+        {.inputs = {{DNNL_ARG_SRC, src_md}, {DNNL_ARG_WEIGHTS, weights_md}},
+         .dst = {DNNL_ARG_DST, dst_md}});
+  });
+  return MatmulPlan(
+      std::make_unique<State>(State{.desc = d, .layout = l, .primitive = std::move(prepared)}));
 }
 
 void MatmulPlan::run(ConstTensorView src, ConstTensorView weights, TensorView dst) const {
-  State& s = *state_;
+  const State& s = *state_;
   HWNAS_ASSERT(s.layout.src.matches(src));
   HWNAS_ASSERT(s.layout.weights.matches(weights));
   HWNAS_ASSERT(s.layout.dst.matches(dst));
-  // oneDNN takes void*; src and weights are only read.
-  s.src.set_data_handle(const_cast<std::byte*>(src.data()));
-  s.weights.set_data_handle(const_cast<std::byte*>(weights.data()));
-  s.dst.set_data_handle(dst.data());
-  s.engine.impl().execute(s.primitive, s.args);
+  s.primitive.run({src.data(), weights.data()}, dst.data());
 }
 
 const MatmulDesc& MatmulPlan::desc() const { return state_->desc; }
 const MatmulLayout& MatmulPlan::layout() const { return state_->layout; }
-std::string_view MatmulPlan::impl_name() const { return state_->impl; }
+std::string_view MatmulPlan::impl_name() const { return state_->primitive.impl_name(); }
 
 }  // namespace hwnas

@@ -4,11 +4,11 @@
 #include <fmt/ranges.h>
 
 #include <array>
-#include <unordered_map>
 
 #include "kernels/assert.hpp"
 #include "kernels/error.hpp"
 #include "kernels/onednn/dnnl_util.hpp"
+#include "kernels/onednn/prepared_primitive.hpp"
 
 namespace hwnas {
 
@@ -92,11 +92,7 @@ Shape permute_dst_shape(const PermuteDesc& d) {
 struct PermutePlan::State {
   PermuteDesc desc;
   ViewLayout src_layout;
-  Engine engine;
-  dnnl::reorder primitive;
-  dnnl::memory src, dst, scratchpad;
-  std::unordered_map<int, dnnl::memory> args;  // built once; run() re-points src and dst
-  std::string impl;
+  onednn::PreparedPrimitive primitive;
 };
 
 PermutePlan::PermutePlan(std::unique_ptr<State> state) : state_(std::move(state)) {}
@@ -124,8 +120,7 @@ PermutePlan PermutePlan::create(const Engine& engine, const PermuteDesc& d, cons
   }
 
   using dnnl::memory;
-  auto state = std::make_unique<State>(State{.desc = d, .src_layout = layout, .engine = engine});
-  try {
+  auto prepared = onednn::prepare(key, [&] {
     const dnnl::engine& eng = engine.impl().engine;
     // A reorder copies between two descriptors of the same dims; seeing src through the permuted
     // strides makes it a plain strided-to-dense copy, which oneDNN's jit reorder does for any
@@ -138,32 +133,22 @@ PermutePlan PermutePlan::create(const Engine& engine, const PermuteDesc& d, cons
     const memory::desc dst_md = onednn::md_dense(dst_shape);
     // The reorder primitive_desc constructor is the same in oneDNN 2.6 and 3.x.
     const dnnl::reorder::primitive_desc pd(eng, src_md, eng, dst_md, onednn::make_attr());
-    state->src = memory(src_md, eng, DNNL_MEMORY_NONE);
-    state->dst = memory(dst_md, eng, DNNL_MEMORY_NONE);
-    state->scratchpad = onednn::make_scratchpad(eng, pd.scratchpad_desc());
-    state->primitive = dnnl::reorder(pd);
-    state->impl = onednn::impl_name_of(pd);
-    state->args = {{DNNL_ARG_FROM, state->src},
-                   {DNNL_ARG_TO, state->dst},
-                   {DNNL_ARG_SCRATCHPAD, state->scratchpad}};
-  } catch (const dnnl::error& e) {
-    onednn::rethrow_unsupported(e, key);
-  }
-  return PermutePlan(std::move(state));
+    return onednn::PreparedPrimitive::create(
+        engine, pd, {.inputs = {{DNNL_ARG_FROM, src_md}}, .dst = {DNNL_ARG_TO, dst_md}});
+  });
+  return PermutePlan(std::make_unique<State>(
+      State{.desc = d, .src_layout = layout, .primitive = std::move(prepared)}));
 }
 
 void PermutePlan::run(ConstTensorView src, TensorView dst) const {
-  State& s = *state_;
+  const State& s = *state_;
   HWNAS_ASSERT(s.src_layout.matches(src));
   HWNAS_ASSERT(dst.dtype() == DType::F32 && dst.is_contiguous() &&
                dst.numel() == s.desc.shape.numel());
-  s.src.set_data_handle(
-      const_cast<std::byte*>(src.data()));  // oneDNN takes void*; src is only read
-  s.dst.set_data_handle(dst.data());
-  s.engine.impl().execute(s.primitive, s.args);
+  s.primitive.run({src.data()}, dst.data());
 }
 
 const PermuteDesc& PermutePlan::desc() const { return state_->desc; }
-std::string_view PermutePlan::impl_name() const { return state_->impl; }
+std::string_view PermutePlan::impl_name() const { return state_->primitive.impl_name(); }
 
 }  // namespace hwnas

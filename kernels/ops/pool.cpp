@@ -3,11 +3,11 @@
 #include <fmt/format.h>
 
 #include <iterator>
-#include <unordered_map>
 
 #include "kernels/assert.hpp"
 #include "kernels/error.hpp"
 #include "kernels/onednn/dnnl_util.hpp"
+#include "kernels/onednn/prepared_primitive.hpp"
 
 namespace hwnas {
 
@@ -137,11 +137,7 @@ OpCost cost(const PoolDesc& d) {
 
 struct PoolPlan::State {
   PoolDesc desc;
-  Engine engine;
-  dnnl::primitive primitive;
-  dnnl::memory src, dst;
-  std::unordered_map<int, dnnl::memory> args;  // built once; see LayerNormPlan::State
-  std::string impl;
+  onednn::PreparedPrimitive primitive;
 };
 
 PoolPlan::PoolPlan(std::unique_ptr<State> state) : state_(std::move(state)) {}
@@ -155,8 +151,7 @@ PoolPlan PoolPlan::create(const Engine& engine, const PoolDesc& d) {
   const Shape dst_shape = pool_dst_shape(d);
   using dnnl::algorithm;
   using dnnl::memory;
-  auto state = std::make_unique<State>(State{.desc = d, .engine = engine});
-  try {
+  auto prepared = onednn::prepare(key, [&] {
     const dnnl::engine& eng = engine.impl().engine;
     const memory::desc src_md = md_nhwc(pool_src_shape(d));
     const memory::desc dst_md = md_nhwc(dst_shape);
@@ -173,17 +168,10 @@ PoolPlan PoolPlan::create(const Engine& engine, const PoolDesc& d) {
     const auto pd = onednn::make_pooling_pd(
         eng, alg, src_md, dst_md, {d.stride, d.stride}, {d.kh, d.kw},
         /*dilation=*/{0, 0}, {d.pad, d.pad}, {pad_bottom, pad_right}, onednn::make_attr());
-    state->src = memory(src_md, eng, DNNL_MEMORY_NONE);
-    state->dst = memory(dst_md, eng, DNNL_MEMORY_NONE);
-    state->args = {{DNNL_ARG_SRC, state->src},
-                   {DNNL_ARG_DST, state->dst},
-                   {DNNL_ARG_SCRATCHPAD, onednn::make_scratchpad(eng, pd.scratchpad_desc())}};
-    state->primitive = dnnl::primitive(pd);  // pooling_forward in 3.x, pooling_v2_forward in 2.6
-    state->impl = onednn::impl_name_of(pd);
-  } catch (const dnnl::error& e) {
-    onednn::rethrow_unsupported(e, key);
-  }
-  return PoolPlan(std::move(state));
+    return onednn::PreparedPrimitive::create(
+        engine, pd, {.inputs = {{DNNL_ARG_SRC, src_md}}, .dst = {DNNL_ARG_DST, dst_md}});
+  });
+  return PoolPlan(std::make_unique<State>(State{.desc = d, .primitive = std::move(prepared)}));
 }
 
 void PoolPlan::run(ConstTensorView src, TensorView dst) const {
@@ -192,14 +180,10 @@ void PoolPlan::run(ConstTensorView src, TensorView dst) const {
                src.dtype() == DType::F32);
   HWNAS_ASSERT(dst.is_contiguous() && dst.shape() == pool_dst_shape(d) &&
                dst.dtype() == DType::F32);
-  State& s = *state_;
-  // oneDNN takes void*; src is only read.
-  s.src.set_data_handle(const_cast<std::byte*>(src.data()));
-  s.dst.set_data_handle(dst.data());
-  s.engine.impl().execute(s.primitive, s.args);
+  state_->primitive.run({src.data()}, dst.data());
 }
 
 const PoolDesc& PoolPlan::desc() const { return state_->desc; }
-std::string_view PoolPlan::impl_name() const { return state_->impl; }
+std::string_view PoolPlan::impl_name() const { return state_->primitive.impl_name(); }
 
 }  // namespace hwnas

@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
-#include <cctype>
 #include <cmath>
 #include <limits>
 
@@ -16,8 +15,6 @@ namespace {
 
 using testing::all_close;
 using testing::fresh_seed;
-
-Engine engine() { return Engine::cpu({.threads = 2 <= available_processors() ? 2 : 1}); }
 
 // Per element oneDNN rounds var + eps, its sqrt, gamma / sqrt, src - mean, the product and the sum
 // with beta: at most 7 roundings on any term, so |got - ref| <= gamma(7) * magnitude (Higham's
@@ -38,14 +35,6 @@ struct RandomBatchNorm {
   }
 };
 
-std::string test_name(const std::string& key) {
-  std::string name = key;
-  for (char& c : name) {
-    if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
-  }
-  return name;
-}
-
 class BatchNormTest : public ::testing::TestWithParam<BatchNormDesc> {};
 
 TEST_P(BatchNormTest, MatchesFloat64Reference) {
@@ -57,7 +46,7 @@ TEST_P(BatchNormTest, MatchesFloat64Reference) {
   Tensor dst = Tensor::empty({d.n, d.h, d.w, d.c});
   testing::poison(dst.view());
 
-  const BatchNormPlan plan = BatchNormPlan::create(engine(), d, bn.weights());
+  const BatchNormPlan plan = BatchNormPlan::create(testing::test_engine(), d, bn.weights());
   plan.run(src.view(), dst.view());
   const auto ref = reference::batch_norm(d, src.view(), bn.weights());
   EXPECT_TRUE(all_close(key, dst.view(), ref, [](double, double mag, std::int64_t) {
@@ -80,7 +69,7 @@ INSTANTIATE_TEST_SUITE_P(
                       BatchNormDesc{.n = 3, .h = 1, .w = 13, .c = 23},
                       BatchNormDesc{.n = 1, .h = 7, .w = 7, .c = 96},
                       BatchNormDesc{.n = 1, .h = 57, .w = 57, .c = 23, .eps = 1e-6f}),
-    [](const auto& p) { return test_name(to_string(p.param)); });
+    [](const auto& p) { return testing::key_to_test_name(to_string(p.param)); });
 
 // Strided BatchNorm tensors (every other element of a [2c] buffer) are read correctly.
 TEST(BatchNormWeightsLayout, StridedVectors) {
@@ -96,7 +85,7 @@ TEST(BatchNormWeightsLayout, StridedVectors) {
                                  every_other(bn.beta)};
   Tensor dst = Tensor::empty({d.n, d.h, d.w, d.c});
   testing::poison(dst.view());
-  BatchNormPlan::create(engine(), d, weights).run(src.view(), dst.view());
+  BatchNormPlan::create(testing::test_engine(), d, weights).run(src.view(), dst.view());
   const auto ref = reference::batch_norm(d, src.view(), weights);
   EXPECT_TRUE(all_close(key, dst.view(), ref, [](double, double mag, std::int64_t) {
     return batch_norm_tolerance(mag);
@@ -136,7 +125,7 @@ TEST(BatchNormErrors, NameTheBadValue) {
   std::mt19937_64 rng(fresh_seed("BatchNormErrors"));
   const RandomBatchNorm bn(3, rng);
   const auto create = [](const BatchNormDesc& d, const BatchNormWeights& w) {
-    return [d, w] { BatchNormPlan::create(engine(), d, w); };
+    return [d, w] { BatchNormPlan::create(testing::test_engine(), d, w); };
   };
   const BatchNormDesc d{.n = 1, .h = 2, .w = 2, .c = 3};
   expect_invalid(create({.n = 1, .h = 0, .w = 2, .c = 3}, bn.weights()),

@@ -2,8 +2,6 @@
 
 #include <gtest/gtest.h>
 
-#include <cctype>
-
 #include "kernels/error.hpp"
 #include "kernels/reference/binary_ref.hpp"
 #include "tests/support/test_util.hpp"
@@ -13,8 +11,6 @@ namespace {
 
 using testing::all_close;
 using testing::fresh_seed;
-
-Engine engine() { return Engine::cpu({.threads = 2 <= available_processors() ? 2 : 1}); }
 
 // Exact: one f32 add or multiply rounds the exact result once, and rounding the float64 reference
 // (exact for a product of two floats, and double-rounding-safe for a sum since 53 >= 2*24 + 2)
@@ -36,7 +32,7 @@ TEST_P(BinaryTest, BitwiseEqualToRoundedReference) {
   Tensor src1 = testing::random_tensor(binary_src1_shape(d), rng);
   Tensor dst = Tensor::empty(binary_src0_shape(d));
   testing::poison(dst.view());
-  const BinaryPlan plan = BinaryPlan::create(engine(), d);
+  const BinaryPlan plan = BinaryPlan::create(testing::test_engine(), d);
   plan.run(src0.view(), src1.view(), dst.view());
   EXPECT_TRUE(all_close(key, dst.view(),
                         rounded_to_f32(reference::binary(d, src0.view(), src1.view())), kExact))
@@ -51,7 +47,7 @@ TEST_P(BinaryTest, InPlaceOverSrc0) {
   Tensor data = testing::random_tensor(binary_src0_shape(d), rng);
   Tensor src1 = testing::random_tensor(binary_src1_shape(d), rng);
   const auto ref = rounded_to_f32(reference::binary(d, data.view(), src1.view()));
-  BinaryPlan::create(engine(), d).run(data.view(), src1.view(), data.view());
+  BinaryPlan::create(testing::test_engine(), d).run(data.view(), src1.view(), data.view());
   EXPECT_TRUE(all_close(key, data.view(), ref, kExact));
 }
 
@@ -75,13 +71,7 @@ INSTANTIATE_TEST_SUITE_P(
         BinaryDesc{.alg = BinaryAlg::Mul, .n = 2, .h = 7, .w = 7, .c = 23, .src1 = "nhw"},
         BinaryDesc{.alg = BinaryAlg::Mul, .n = 1, .h = 13, .w = 13, .c = 96, .src1 = "1"},
         BinaryDesc{.alg = BinaryAlg::Add, .n = 3, .h = 7, .w = 3, .c = 23, .src1 = "hc"}),
-    [](const auto& p) {
-      std::string name = to_string(p.param);
-      for (char& c : name) {
-        if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
-      }
-      return name;
-    });
+    [](const auto& p) { return testing::key_to_test_name(to_string(p.param)); });
 
 TEST(BinaryKey, RoundTrips) {
   const BinaryDesc d{.alg = BinaryAlg::Mul, .n = 1, .h = 56, .w = 56, .c = 96, .src1 = "c"};
@@ -116,7 +106,7 @@ TEST(BinaryCost, ReadsBothWritesOne) {
 }
 
 TEST(BinaryErrors, NameTheBadValue) {
-  const Engine eng = engine();
+  const Engine eng = testing::test_engine();
   try {
     BinaryPlan::create(eng, {.n = 1, .h = 0, .w = 3, .c = 4});
     FAIL() << "expected InvalidArgument";

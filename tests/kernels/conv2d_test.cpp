@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
-#include <cctype>
 #include <vector>
 
 #include "kernels/cpu/dwconv_nhwc_avx512.hpp"
@@ -16,8 +15,6 @@ namespace {
 
 using testing::all_close;
 using testing::fresh_seed;
-
-Engine engine() { return Engine::cpu({.threads = 2 <= available_processors() ? 2 : 1}); }
 
 // The sum-of-products bound (STYLE.md §6) over the reduction length K = (ic/groups)*kh*kw plus the
 // bias. A fused activation is applied to a value already within that bound: relu and hardswish have
@@ -39,11 +36,7 @@ struct Case {
 };
 
 std::string case_name(const Case& c) {
-  std::string name = fmt::format("{}_{}", to_string(c.backend), to_string(c.desc));
-  for (char& ch : name) {
-    if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
-  }
-  return name;
+  return testing::key_to_test_name(fmt::format("{}_{}", to_string(c.backend), to_string(c.desc)));
 }
 
 // Dense, grouped and depthwise descs at the shapes SIMD code gets wrong (STYLE.md §6): spatial 1, 3,
@@ -138,7 +131,7 @@ class Conv2dTest : public ::testing::TestWithParam<Case> {
     if (GetParam().backend != ConvBackend::Hand || why.empty()) return false;
     EXPECT_FALSE(__builtin_cpu_supports("avx512f")) << why;
     Tensor w = Tensor::zeros(conv2d_weights_shape(GetParam().desc)), b = Tensor::zeros({GetParam().desc.oc});
-    EXPECT_THROW(Conv2dPlan::create(engine(), GetParam().desc, w.view(), b.view(), options()), Unsupported);
+    EXPECT_THROW(Conv2dPlan::create(testing::test_engine(), GetParam().desc, w.view(), b.view(), options()), Unsupported);
     return true;
   }
 };
@@ -154,7 +147,7 @@ TEST_P(Conv2dTest, MatchesFloat64Reference) {
   Tensor dst = Tensor::empty(conv2d_dst_shape(d));
   testing::poison(dst.view());
 
-  const Conv2dPlan plan = Conv2dPlan::create(engine(), d, weights.view(), bias.view(), options());
+  const Conv2dPlan plan = Conv2dPlan::create(testing::test_engine(), d, weights.view(), bias.view(), options());
   EXPECT_EQ(plan.backend(), GetParam().backend);
   plan.run(src.view(), dst.view());
   const auto ref = reference::conv2d(d, src.view(), weights.view(), bias.view());
@@ -174,7 +167,7 @@ TEST_P(Conv2dTest, ExactOnIntegers) {
   testing::fill_integers(weights.view(), rng);
   testing::fill_integers(bias.view(), rng);
   testing::poison(dst.view());
-  Conv2dPlan::create(engine(), d, weights.view(), bias.view(), options()).run(src.view(), dst.view());
+  Conv2dPlan::create(testing::test_engine(), d, weights.view(), bias.view(), options()).run(src.view(), dst.view());
   const auto ref = reference::conv2d(d, src.view(), weights.view(), bias.view());
   EXPECT_TRUE(all_close(key, dst.view(), ref, [](double, double, std::int64_t) { return 0.0; }));
 }
@@ -193,7 +186,7 @@ TEST(Conv2dPlanReuse, SecondRunSeesOnlyItsInput) {
     Tensor weights = Tensor::empty(conv2d_weights_shape(d)), bias = Tensor::empty({d.oc});
     testing::fill_integers(weights.view(), rng);
     testing::fill_integers(bias.view(), rng);
-    const Conv2dPlan plan = Conv2dPlan::create(engine(), d, weights.view(), bias.view(),
+    const Conv2dPlan plan = Conv2dPlan::create(testing::test_engine(), d, weights.view(), bias.view(),
                                                {.backend = backend, .onednn_algorithm = ConvAlgorithm::Direct});
     Tensor src = Tensor::empty(conv2d_src_shape(d)), dst = Tensor::empty(conv2d_dst_shape(d));
     for (int run = 0; run < 2; ++run) {
@@ -222,7 +215,7 @@ TEST(Conv2dWeights, StridedViewOfALargerKernel) {
     if (backend == ConvBackend::Hand && !cpu::DwconvNhwcAvx512::why_not(d).empty()) continue;
     Tensor dst = Tensor::empty(conv2d_dst_shape(d));
     testing::poison(dst.view());
-    Conv2dPlan::create(engine(), d, centre, bias.view(), {.backend = backend}).run(src.view(), dst.view());
+    Conv2dPlan::create(testing::test_engine(), d, centre, bias.view(), {.backend = backend}).run(src.view(), dst.view());
     EXPECT_TRUE(all_close(key + " " + std::string(to_string(backend)), dst.view(), ref,
                           [](double, double, std::int64_t) { return 0.0; }));
   }
@@ -231,7 +224,7 @@ TEST(Conv2dWeights, StridedViewOfALargerKernel) {
 TEST(Conv2dBackend, AutoFollowsTheRuleAndNamesTheImpl) {
   Tensor w = Tensor::zeros({96, 1, 7, 7}), b = Tensor::zeros({96});
   const Conv2dDesc convnext{.h = 56, .w = 56, .ic = 96, .oc = 96, .kh = 7, .kw = 7, .pad_h = 3, .pad_w = 3, .groups = 96};
-  const Conv2dPlan plan = Conv2dPlan::create(engine(), convnext, w.view(), b.view());
+  const Conv2dPlan plan = Conv2dPlan::create(testing::test_engine(), convnext, w.view(), b.view());
   EXPECT_EQ(plan.backend(), conv2d_auto_backend(convnext));
   if (__builtin_cpu_supports("avx512f")) {
     EXPECT_EQ(plan.backend(), ConvBackend::Hand);
@@ -239,7 +232,7 @@ TEST(Conv2dBackend, AutoFollowsTheRuleAndNamesTheImpl) {
   } else {
     EXPECT_EQ(plan.backend(), ConvBackend::OneDnn);
   }
-  const Conv2dPlan dnn = Conv2dPlan::create(engine(), convnext, w.view(), b.view(), {.backend = ConvBackend::OneDnn});
+  const Conv2dPlan dnn = Conv2dPlan::create(testing::test_engine(), convnext, w.view(), b.view(), {.backend = ConvBackend::OneDnn});
   EXPECT_EQ(dnn.impl_name().substr(0, 7), "onednn:") << dnn.impl_name();
 
   // The measured rule (conv2d.cpp, hand_is_faster), where the hand kernel can run at all.
@@ -268,11 +261,11 @@ TEST(Conv2dBackend, AutoFollowsTheRuleAndNamesTheImpl) {
   Tensor wd = Tensor::zeros({8, 3, 3, 3}), bd = Tensor::zeros({8});
   const Conv2dDesc dense{.h = 7, .w = 7, .ic = 3, .oc = 8, .kh = 3, .kw = 3};
   EXPECT_EQ(conv2d_auto_backend(dense), ConvBackend::OneDnn);
-  EXPECT_EQ(Conv2dPlan::create(engine(), dense, wd.view(), bd.view()).backend(), ConvBackend::OneDnn);
+  EXPECT_EQ(Conv2dPlan::create(testing::test_engine(), dense, wd.view(), bd.view()).backend(), ConvBackend::OneDnn);
 }
 
 TEST(Conv2dBackend, ForcedHandListsWhyItCannotRun) {
-  const Engine eng = engine();
+  const Engine eng = testing::test_engine();
   const auto expect_unsupported = [&](const Conv2dDesc& d, const std::string& reason) {
     Tensor w = Tensor::zeros(conv2d_weights_shape(d)), b = Tensor::zeros({d.oc});
     try {
@@ -319,7 +312,7 @@ TEST(Conv2dCost, CountsMultiplyAddsAndMinimumTraffic) {
 
 void expect_invalid(const Conv2dDesc& d, ConstTensorView w, ConstTensorView b, const std::string& message) {
   try {
-    Conv2dPlan::create(engine(), d, w, b);
+    Conv2dPlan::create(testing::test_engine(), d, w, b);
     FAIL() << "expected InvalidArgument: " << message;
   } catch (const InvalidArgument& e) {
     EXPECT_NE(std::string(e.what()).find(message), std::string::npos) << e.what();

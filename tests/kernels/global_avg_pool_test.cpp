@@ -2,8 +2,6 @@
 
 #include <gtest/gtest.h>
 
-#include <cctype>
-
 #include "kernels/error.hpp"
 #include "kernels/reference/global_avg_pool_ref.hpp"
 #include "tests/support/test_util.hpp"
@@ -13,8 +11,6 @@ namespace {
 
 using testing::all_close;
 using testing::fresh_seed;
-
-Engine engine() { return Engine::cpu({.threads = 2 <= available_processors() ? 2 : 1}); }
 
 // Reductions: 1e-5 * |ref| + 1e-6 per element (STYLE.md §6, testing::reduction_tolerance).
 const testing::Tolerance kTolerance = [](double ref, double, std::int64_t) {
@@ -30,7 +26,7 @@ TEST_P(GlobalAvgPoolTest, MatchesFloat64Reference) {
   Tensor src = testing::random_tensor({d.n, d.h, d.w, d.c}, rng);
   Tensor dst = Tensor::empty({d.n, d.c});
   testing::poison(dst.view());
-  const GlobalAvgPoolPlan plan = GlobalAvgPoolPlan::create(engine(), d);
+  const GlobalAvgPoolPlan plan = GlobalAvgPoolPlan::create(testing::test_engine(), d);
   plan.run(src.view(), dst.view());
   EXPECT_TRUE(all_close(key, dst.view(), reference::global_avg_pool(d, src.view()), kTolerance))
       << plan.impl_name();
@@ -45,11 +41,7 @@ INSTANTIATE_TEST_SUITE_P(Shapes, GlobalAvgPoolTest,
                                            // ConvNeXt-T / Swin-T head at 224x224.
                                            GlobalAvgPoolDesc{.n = 2, .h = 7, .w = 7, .c = 768}),
                          [](const auto& p) {
-                           std::string name = to_string(p.param);
-                           for (char& c : name) {
-                             if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
-                           }
-                           return name;
+                           return testing::key_to_test_name(to_string(p.param));
                          });
 
 // dst as [n, 1, 1, c], the squeeze-and-excitation view, is the same memory as [n, c].
@@ -60,7 +52,7 @@ TEST(GlobalAvgPool, AcceptsKeepdimDst) {
   Tensor src = testing::random_tensor({d.n, d.h, d.w, d.c}, rng);
   Tensor dst = Tensor::empty({d.n, 1, 1, d.c});
   testing::poison(dst.view());
-  GlobalAvgPoolPlan::create(engine(), d).run(src.view(), dst.view());
+  GlobalAvgPoolPlan::create(testing::test_engine(), d).run(src.view(), dst.view());
   EXPECT_TRUE(all_close(key, dst.view(), reference::global_avg_pool(d, src.view()), kTolerance));
 }
 
@@ -79,7 +71,7 @@ TEST(GlobalAvgPoolCost, ReadsThePlaneOnce) {
 
 TEST(GlobalAvgPoolErrors, NameTheBadValue) {
   try {
-    GlobalAvgPoolPlan::create(engine(), {.n = 1, .h = 7, .w = 0, .c = 8});
+    GlobalAvgPoolPlan::create(testing::test_engine(), {.n = 1, .h = 7, .w = 0, .c = 8});
     FAIL() << "expected InvalidArgument";
   } catch (const InvalidArgument& e) {
     EXPECT_NE(std::string(e.what()).find(

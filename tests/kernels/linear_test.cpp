@@ -13,8 +13,6 @@ namespace {
 using testing::all_close;
 using testing::fresh_seed;
 
-Engine engine() { return Engine::cpu({.threads = 2 <= available_processors() ? 2 : 1}); }
-
 class LinearTest : public ::testing::TestWithParam<LinearDesc> {};
 
 TEST_P(LinearTest, MatchesFloat64Reference) {
@@ -27,7 +25,7 @@ TEST_P(LinearTest, MatchesFloat64Reference) {
   Tensor dst = Tensor::empty({d.m, d.n});
   testing::poison(dst.view());
 
-  const Engine eng = engine();
+  const Engine eng = testing::test_engine();
   const LinearPlan plan = LinearPlan::create(eng, d, weights.view(), bias.view());
   plan.run(src.view(), dst.view());
   const auto ref = reference::linear(d, src.view(), weights.view(), bias.view());
@@ -50,7 +48,8 @@ TEST_P(LinearTest, ExactOnIntegers) {
   testing::fill_integers(weights.view(), rng);
   testing::fill_integers(bias.view(), rng);
   testing::poison(dst.view());
-  LinearPlan::create(engine(), d, weights.view(), bias.view()).run(src.view(), dst.view());
+  LinearPlan::create(testing::test_engine(), d, weights.view(), bias.view())
+      .run(src.view(), dst.view());
   const auto ref = reference::linear(d, src.view(), weights.view(), bias.view());
   EXPECT_TRUE(all_close(key, dst.view(), ref, [](double, double, std::int64_t) { return 0.0; }));
 }
@@ -64,11 +63,7 @@ INSTANTIATE_TEST_SUITE_P(
                       LinearDesc{.m = 7, .k = 19, .n = 23, .act = Activation::GeluTanh},
                       LinearDesc{.m = 3, .k = 57, .n = 13, .act = Activation::Silu},
                       LinearDesc{.m = 5, .k = 13, .n = 96, .act = Activation::Hardswish}),
-    [](const auto& p) {
-      std::string name = to_string(p.param);
-      for (char& c : name) if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
-      return name;
-    });
+    [](const auto& p) { return testing::key_to_test_name(to_string(p.param)); });
 
 TEST(LinearKey, RoundTrips) {
   const LinearDesc d{.m = 3136, .k = 96, .n = 384, .bias = Bias::None, .act = Activation::GeluErf};
@@ -77,7 +72,7 @@ TEST(LinearKey, RoundTrips) {
 }
 
 TEST(LinearErrors, NameTheBadValue) {
-  const Engine eng = engine();
+  const Engine eng = testing::test_engine();
   Tensor w = Tensor::zeros({4, 3}), b = Tensor::zeros({4});
   try {
     LinearPlan::create(eng, {.m = 0, .k = 3, .n = 4}, w.view(), b.view());

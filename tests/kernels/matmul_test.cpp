@@ -2,7 +2,6 @@
 
 #include <gtest/gtest.h>
 
-#include <cctype>
 #include <limits>
 
 #include "kernels/error.hpp"
@@ -15,8 +14,6 @@ namespace {
 using testing::all_close;
 using testing::fresh_seed;
 
-Engine engine() { return Engine::cpu({.threads = 2 <= available_processors() ? 2 : 1}); }
-
 // Pre-activation error: Higham's bound for a length-k dot product; the scale is one more rounded
 // product, which gamma(k + 1) in sum_tolerance already covers (|scale * sum| <= magnitude). Every
 // fused activation has |f'| <= 1.13 and adds its own evaluation error, 4e-5 relative at worst
@@ -24,14 +21,6 @@ Engine engine() { return Engine::cpu({.threads = 2 <= available_processors() ? 2
 double real_tolerance(const MatmulDesc& d, double ref, double magnitude) {
   return 1.13 * testing::sum_tolerance(d.k, magnitude) +
          testing::transcendental_tolerance(ref, 4e-5);
-}
-
-std::string test_name(const std::string& key) {
-  std::string name = key;
-  for (char& c : name) {
-    if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
-  }
-  return name;
 }
 
 class MatmulTest : public ::testing::TestWithParam<MatmulDesc> {};
@@ -45,7 +34,7 @@ TEST_P(MatmulTest, MatchesFloat64Reference) {
   Tensor dst = Tensor::empty(matmul_dst_shape(d));
   testing::poison(dst.view());
 
-  const MatmulPlan plan = MatmulPlan::create(engine(), d);
+  const MatmulPlan plan = MatmulPlan::create(testing::test_engine(), d);
   plan.run(src.view(), weights.view(), dst.view());
   const auto ref = reference::matmul(d, src.view(), weights.view());
   EXPECT_TRUE(all_close(key, dst.view(), ref, [&](double r, double mag, std::int64_t) {
@@ -66,7 +55,7 @@ TEST_P(MatmulTest, ExactOnIntegers) {
   testing::fill_integers(src.view(), rng);
   testing::fill_integers(weights.view(), rng);
   testing::poison(dst.view());
-  MatmulPlan::create(engine(), d).run(src.view(), weights.view(), dst.view());
+  MatmulPlan::create(testing::test_engine(), d).run(src.view(), weights.view(), dst.view());
   const auto ref = reference::matmul(d, src.view(), weights.view());
   EXPECT_TRUE(all_close(key, dst.view(), ref, [](double, double, std::int64_t) { return 0.0; }));
 }
@@ -100,7 +89,7 @@ INSTANTIATE_TEST_SUITE_P(
                    .n = 13,
                    .trans_b = Transpose::Yes,
                    .act = Activation::Hardswish}),
-    [](const auto& p) { return test_name(to_string(p.param)); });
+    [](const auto& p) { return testing::key_to_test_name(to_string(p.param)); });
 
 // Attention reads Q, K and V in place from the qkv projection [B, N, 3, heads, d] and writes P.V
 // straight into token order [B, N, heads, d]: rank-5 views, none of them contiguous.
@@ -123,7 +112,7 @@ TEST(MatmulStrided, AttentionInPlaceOnQkv) {
 
   Tensor scores = Tensor::empty({batch, 1, heads, tokens, tokens});
   testing::poison(scores.view());
-  const MatmulPlan scores_plan = MatmulPlan::create(engine(), scores_desc,
+  const MatmulPlan scores_plan = MatmulPlan::create(testing::test_engine(), scores_desc,
                                                     {.src = ViewLayout::of(q),
                                                      .weights = ViewLayout::of(k),
                                                      .dst = ViewLayout::of(scores.cview())});
@@ -138,7 +127,7 @@ TEST(MatmulStrided, AttentionInPlaceOnQkv) {
   Tensor out = Tensor::empty({batch, tokens, 1, heads, head_dim});
   testing::poison(out.view());
   const TensorView out_view = out.view().permute({0, 2, 3, 1, 4});
-  const MatmulPlan out_plan = MatmulPlan::create(engine(), out_desc,
+  const MatmulPlan out_plan = MatmulPlan::create(testing::test_engine(), out_desc,
                                                  {.src = ViewLayout::of(scores.cview()),
                                                   .weights = ViewLayout::of(v),
                                                   .dst = ViewLayout::of(out_view)});
@@ -167,7 +156,7 @@ TEST(MatmulStrided, TransposedPaddedAndPermutedViews) {
     testing::poison(dst_store.view());
     const TensorView dst = dst_store.view().permute({2, 0, 1});
 
-    const MatmulPlan plan = MatmulPlan::create(engine(), d,
+    const MatmulPlan plan = MatmulPlan::create(testing::test_engine(), d,
                                                {.src = ViewLayout::of(src),
                                                 .weights = ViewLayout::of(weights),
                                                 .dst = ViewLayout::of(dst)});
@@ -208,7 +197,7 @@ TEST(MatmulCost, CountsMultiplyAddsAndOperands) {
 
 void expect_invalid(const MatmulDesc& d, const MatmulLayout& layout, const std::string& needle) {
   try {
-    MatmulPlan::create(engine(), d, layout);
+    MatmulPlan::create(testing::test_engine(), d, layout);
     ADD_FAILURE() << "expected InvalidArgument containing '" << needle << "'";
   } catch (const InvalidArgument& e) {
     EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();

@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 
 #include <bit>
-#include <cctype>
 #include <cstdint>
 #include <limits>
 
@@ -15,8 +14,6 @@ namespace hwnas {
 namespace {
 
 using testing::fresh_seed;
-
-Engine engine() { return Engine::cpu({.threads = 2 <= available_processors() ? 2 : 1}); }
 
 // permute is exact (STYLE.md §6): every element must carry the reference's bits, so -0, subnormals
 // and infinities must come through unchanged too.
@@ -51,14 +48,6 @@ void fill_with_specials(TensorView view, std::mt19937_64& rng) {
   copy(values.cview(), view);
 }
 
-std::string test_name(const std::string& key) {
-  std::string name = key;
-  for (char& c : name) {
-    if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
-  }
-  return name;
-}
-
 class PermuteTest : public ::testing::TestWithParam<PermuteDesc> {};
 
 TEST_P(PermuteTest, BitwiseEqualToReference) {
@@ -69,7 +58,7 @@ TEST_P(PermuteTest, BitwiseEqualToReference) {
   fill_with_specials(src.view(), rng);
   Tensor dst = Tensor::empty(permute_dst_shape(d));
   testing::poison(dst.view());
-  const PermutePlan plan = PermutePlan::create(engine(), d);
+  const PermutePlan plan = PermutePlan::create(testing::test_engine(), d);
   plan.run(src.view(), dst.view());
   EXPECT_TRUE(bitwise_equal(key, dst.view(), reference::permute(d, src.view())))
       << plan.impl_name();
@@ -92,7 +81,7 @@ INSTANTIATE_TEST_SUITE_P(
                       PermuteDesc{.shape = {1, 96, 13, 13}, .order = {0, 2, 3, 1}},
                       PermuteDesc{.shape = {1, 2, 7, 3, 7, 19}, .order = {0, 1, 3, 2, 4, 5}},
                       PermuteDesc{.shape = {2, 3, 1, 5, 7, 3}, .order = {5, 3, 1, 0, 2, 4}}),
-    [](const auto& p) { return test_name(to_string(p.param)); });
+    [](const auto& p) { return testing::key_to_test_name(to_string(p.param)); });
 
 // Q out of a qkv tensor [B, N, 3, heads, d]: a strided view, materialised as [B, heads, N, d].
 TEST(PermuteStrided, SliceOfQkvToHeadsFirst) {
@@ -106,7 +95,7 @@ TEST(PermuteStrided, SliceOfQkvToHeadsFirst) {
     const std::string key = to_string(d) + " part " + std::to_string(part);
     Tensor dst = Tensor::empty(permute_dst_shape(d));
     testing::poison(dst.view());
-    const PermutePlan plan = PermutePlan::create(engine(), d, ViewLayout::of(q));
+    const PermutePlan plan = PermutePlan::create(testing::test_engine(), d, ViewLayout::of(q));
     plan.run(q, dst.view());
     EXPECT_TRUE(bitwise_equal(key, dst.view(), reference::permute(d, q))) << plan.impl_name();
   }
@@ -121,7 +110,7 @@ TEST(PermuteStrided, HeadsBackIntoTokens) {
   fill_with_specials(src.view(), rng);
   Tensor tokens = Tensor::empty({2, 7, 3 * 23});
   testing::poison(tokens.view());
-  PermutePlan::create(engine(), d).run(src.view(), tokens.view());
+  PermutePlan::create(testing::test_engine(), d).run(src.view(), tokens.view());
   EXPECT_TRUE(bitwise_equal(key, tokens.view(), reference::permute(d, src.view())));
 }
 
@@ -144,7 +133,7 @@ TEST(PermuteCost, ReadsAndWritesEveryElementOnce) {
 
 void expect_invalid(const PermuteDesc& d, const ViewLayout& src, const std::string& needle) {
   try {
-    PermutePlan::create(engine(), d, src);
+    PermutePlan::create(testing::test_engine(), d, src);
     ADD_FAILURE() << "expected InvalidArgument containing '" << needle << "'";
   } catch (const InvalidArgument& e) {
     EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();

@@ -2,7 +2,6 @@
 
 #include <gtest/gtest.h>
 
-#include <cctype>
 #include <functional>
 
 #include "kernels/error.hpp"
@@ -14,8 +13,6 @@ namespace {
 
 using testing::all_close;
 using testing::fresh_seed;
-
-Engine engine() { return Engine::cpu({.threads = 2 <= available_processors() ? 2 : 1}); }
 
 // Max pooling returns one of its inputs: bitwise. Average pooling is a reduction: 1e-5 * |ref| +
 // 1e-6 (STYLE.md §6).
@@ -33,7 +30,7 @@ TEST_P(PoolTest, MatchesFloat64Reference) {
   Tensor src = testing::random_tensor(pool_src_shape(d), rng);
   Tensor dst = Tensor::empty(pool_dst_shape(d));
   testing::poison(dst.view());
-  const PoolPlan plan = PoolPlan::create(engine(), d);
+  const PoolPlan plan = PoolPlan::create(testing::test_engine(), d);
   plan.run(src.view(), dst.view());
   EXPECT_TRUE(all_close(key, dst.view(), reference::pool(d, src.view()), tolerance(d.alg)))
       << plan.impl_name();
@@ -86,13 +83,7 @@ INSTANTIATE_TEST_SUITE_P(
         PoolDesc{.alg = kMax, .n = 1, .h = 7, .w = 7, .c = 23,
                  .kh = 3, .kw = 3, .stride = 1, .pad = 1},
         PoolDesc{.alg = kMax, .n = 1, .h = 1, .w = 1, .c = 1, .kh = 1, .kw = 1, .stride = 1}),
-    [](const auto& p) {
-      std::string name = to_string(p.param);
-      for (char& c : name) {
-        if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
-      }
-      return name;
-    });
+    [](const auto& p) { return testing::key_to_test_name(to_string(p.param)); });
 // clang-format on
 
 // Every input negative: a max pool that padded with 0 instead of -inf would return 0 at the border.
@@ -104,7 +95,7 @@ TEST(Pool, MaxPadsWithMinusInfinity) {
   Tensor src = testing::random_tensor(pool_src_shape(d), rng, -2.f, -1.f);
   Tensor dst = Tensor::empty(pool_dst_shape(d));
   testing::poison(dst.view());
-  PoolPlan::create(engine(), d).run(src.view(), dst.view());
+  PoolPlan::create(testing::test_engine(), d).run(src.view(), dst.view());
   EXPECT_TRUE(all_close(key, dst.view(), reference::pool(d, src.view()), tolerance(kMax)));
 }
 
@@ -141,7 +132,7 @@ TEST(PoolCost, WindowPerOutput) {
 
 void expect_invalid(const PoolDesc& d, const std::string& substring) {
   try {
-    PoolPlan::create(engine(), d);
+    PoolPlan::create(testing::test_engine(), d);
     ADD_FAILURE() << "expected InvalidArgument containing '" << substring << "' for "
                   << to_string(d);
   } catch (const InvalidArgument& e) {

@@ -2,10 +2,20 @@
 
 #include <fmt/format.h>
 
+#include <cctype>
 #include <cstdlib>
 #include <limits>
 
 namespace hwnas::testing {
+
+Engine test_engine() { return Engine::cpu({.threads = 2 <= available_processors() ? 2 : 1}); }
+
+std::string key_to_test_name(std::string key) {
+  for (char& c : key) {
+    if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+  }
+  return key;
+}
 
 std::uint64_t fresh_seed(const std::string& what) {
   std::uint64_t seed = 0;

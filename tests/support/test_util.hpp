@@ -10,10 +10,18 @@
 #include <random>
 #include <string>
 
+#include "kernels/engine.hpp"
 #include "kernels/reference/ref_output.hpp"
 #include "kernels/tensor.hpp"
 
 namespace hwnas::testing {
+
+// The engine kernel tests run on: 2 threads, or 1 where the process may use a single processor.
+Engine test_engine();
+
+// A gtest parameter name from a canonical key: every character other than [A-Za-z0-9] becomes '_'
+// (gtest accepts nothing else in a name).
+std::string key_to_test_name(std::string key);
 
 // A fresh seed per call, printed into the test log; set HWNAS_TEST_SEED to replay one.
 std::uint64_t fresh_seed(const std::string& what);
