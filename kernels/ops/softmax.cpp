@@ -63,11 +63,16 @@ OpCost cost(const SoftmaxDesc& d) {
 
 namespace {
 
-// Which backend is faster, by shape: see the measurements in softmax_auto_backend's comment.
-bool hand_is_faster(const SoftmaxDesc& d) {
-  (void)d;
-  return true;
-}
+// Which backend is faster, by shape: a fixed rule, so a desc always gets the same implementation and
+// its measurements stay comparable. Measured on the dev machine (2-core AMD EPYC, Zen 5, AVX-512),
+// 2 threads, oneDNN 3.2 (jit:avx512_core_bf16), bench/compare.py interleaving backend=onednn and
+// backend=hand, 3 rounds, hand/onednn time ratio median [min, max], on a loaded host:
+//   rows=9408 n=49   0.37 [0.34, 1.00]   (0.119 vs 0.318 ms)
+//   rows=576 n=196   0.42 [0.34, 0.43]
+//   rows=3 n=49      0.51 [0.22, 0.53]
+// Rows longer than the register path (n > 256, three passes over the row) were not measured and
+// stay on oneDNN.
+bool hand_is_faster(const SoftmaxDesc& d) { return d.n <= cpu::SoftmaxRowsAvx512::kMaxRegisterRow; }
 
 struct OneDnnSoftmax {
   dnnl::softmax_forward primitive;
