@@ -1,4 +1,8 @@
 // Workloads of the core ops: random inputs, a prepared plan, allocated outputs.
+//
+// layer_norm, softmax and eltwise also take backend=auto|onednn|hand, as conv2d does: Auto is what a
+// model gets (the faster per shape, see each op's .cpp); the others force one implementation so the
+// two can be compared on this machine. Their workload key is the words typed, backend included.
 #include "bench/workloads/workload_util.hpp"
 #include "bench/workloads/workloads.hpp"
 #include "kernels/ops/batch_norm.hpp"
@@ -21,6 +25,38 @@ using Tensors = std::vector<Tensor>;
 template <typename Plan>
 void run_unary(const Plan& plan, Tensors& t) {
   plan.run(t[0].view(), t[1].view());
+}
+
+const ParamSpec kBackendSpec = {.name = "backend",
+                                .default_value = "auto",
+                                .choices = {"auto", "onednn", "hand"},
+                                .help = "implementation: auto = the faster per shape"};
+
+KernelBackend backend_of(const Params& params) {
+  const std::string& b = params.word("backend");
+  return b == "hand" ? KernelBackend::Hand : b == "onednn" ? KernelBackend::OneDnn : KernelBackend::Auto;
+}
+
+// The op's own parameters followed by backend=.
+std::vector<ParamSpec> with_backend(std::span<const ParamSpec> specs) {
+  std::vector<ParamSpec> out(specs.begin(), specs.end());
+  out.push_back(kBackendSpec);
+  return out;
+}
+
+std::span<const ParamSpec> layer_norm_bench_params() {
+  static const std::vector<ParamSpec> kSpecs = with_backend(layer_norm_params());
+  return kSpecs;
+}
+
+std::span<const ParamSpec> softmax_bench_params() {
+  static const std::vector<ParamSpec> kSpecs = with_backend(softmax_params());
+  return kSpecs;
+}
+
+std::span<const ParamSpec> eltwise_bench_params() {
+  static const std::vector<ParamSpec> kSpecs = with_backend(eltwise_params());
+  return kSpecs;
 }
 
 }  // namespace
@@ -57,7 +93,8 @@ OpEntry matmul_entry() {
 }
 
 OpEntry layer_norm_entry() {
-  return {"layer_norm", "layer norm over the channels of [rows, c] (oneDNN)", layer_norm_params(),
+  return {"layer_norm", "layer norm over the channels of [rows, c] (hand AVX-512 / oneDNN)",
+          layer_norm_bench_params(),
           [](const Engine& engine, const Params& params, std::uint64_t seed) {
             const LayerNormDesc d = layer_norm_desc_from(params);
             std::mt19937_64 rng(seed);
@@ -69,8 +106,11 @@ OpEntry layer_norm_entry() {
             const bool scale = d.affine != LayerNormAffine::None;
             const bool shift = d.affine == LayerNormAffine::ScaleShift;
             LayerNormPlan plan = LayerNormPlan::create(engine, d, scale ? t[2].cview() : ConstTensorView{},
-                                                       shift ? t[3].cview() : ConstTensorView{});
-            return package(d, std::move(t), std::move(plan), run_unary<LayerNormPlan>);
+                                                       shift ? t[3].cview() : ConstTensorView{},
+                                                       {.backend = backend_of(params)});
+            Workload w = package(d, std::move(t), std::move(plan), run_unary<LayerNormPlan>);
+            w.key = params.key();
+            return w;
           }};
 }
 
@@ -93,28 +133,33 @@ OpEntry batch_norm_entry() {
 }
 
 OpEntry softmax_entry() {
-  return {"softmax", "softmax over the last axis of [rows, n] (oneDNN)", softmax_params(),
+  return {"softmax", "softmax over the last axis of [rows, n] (hand AVX-512 / oneDNN)",
+          softmax_bench_params(),
           [](const Engine& engine, const Params& params, std::uint64_t seed) {
             const SoftmaxDesc d = softmax_desc_from(params);
             std::mt19937_64 rng(seed);
             Tensors t;
             t.push_back(random_tensor({d.rows, d.n}, rng));
             t.push_back(Tensor::empty({d.rows, d.n}));
-            SoftmaxPlan plan = SoftmaxPlan::create(engine, d);
-            return package(d, std::move(t), std::move(plan), run_unary<SoftmaxPlan>);
+            SoftmaxPlan plan = SoftmaxPlan::create(engine, d, {.backend = backend_of(params)});
+            Workload w = package(d, std::move(t), std::move(plan), run_unary<SoftmaxPlan>);
+            w.key = params.key();
+            return w;
           }};
 }
 
 OpEntry eltwise_entry() {
   return {"eltwise", "pointwise activation: relu, gelu_erf, gelu_tanh, silu, star_relu, hardswish",
-          eltwise_params(), [](const Engine& engine, const Params& params, std::uint64_t seed) {
+          eltwise_bench_params(), [](const Engine& engine, const Params& params, std::uint64_t seed) {
             const EltwiseDesc d = eltwise_desc_from(params);
             std::mt19937_64 rng(seed);
             Tensors t;
             t.push_back(random_tensor({d.numel}, rng));
             t.push_back(Tensor::empty({d.numel}));
-            EltwisePlan plan = EltwisePlan::create(engine, d);
-            return package(d, std::move(t), std::move(plan), run_unary<EltwisePlan>);
+            EltwisePlan plan = EltwisePlan::create(engine, d, {}, {.backend = backend_of(params)});
+            Workload w = package(d, std::move(t), std::move(plan), run_unary<EltwisePlan>);
+            w.key = params.key();
+            return w;
           }};
 }
 

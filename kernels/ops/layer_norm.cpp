@@ -4,9 +4,12 @@
 #include <fmt/ranges.h>
 
 #include <iterator>
+#include <optional>
 #include <unordered_map>
+#include <vector>
 
 #include "kernels/assert.hpp"
+#include "kernels/cpu/layer_norm_avx512.hpp"
 #include "kernels/error.hpp"
 #include "kernels/onednn/dnnl_util.hpp"
 
@@ -120,14 +123,74 @@ OpCost cost(const LayerNormDesc& d) {
           .params = params};
 }
 
-struct LayerNormPlan::State {
-  LayerNormDesc desc;
-  Engine engine;
+namespace {
+
+// Which backend is faster, by shape: a fixed rule, so a desc always gets the same implementation and
+// its measurements stay comparable. Measured on the dev machine (2-core AMD EPYC, Zen 5, AVX-512),
+// 2 threads, oneDNN 3.2 (jit:uni), bench/compare.py interleaving backend=onednn and backend=hand,
+// 3 rounds, hand/onednn time ratio median [min, max], on a loaded host:
+//   rows=3136 c=96   1.17 [1.13, 1.22]   (0.040 vs 0.035 ms: oneDNN is faster on short rows)
+//   rows=49 c=768    0.89 [0.87, 0.90]
+// Widths between were not measured; they stay on oneDNN.
+bool hand_is_faster(const LayerNormDesc& d) { return d.c >= 768; }
+
+struct OneDnnLayerNorm {
   dnnl::layer_normalization_forward primitive;
   dnnl::memory src, dst;
   // Built once in create: run() re-points src and dst (memory objects are shared handles, so the
   // map sees the new pointers) and allocates nothing.
   std::unordered_map<int, dnnl::memory> args;
+};
+
+OneDnnLayerNorm create_onednn(const Engine& engine, const LayerNormDesc& d, ConstTensorView gamma,
+                              ConstTensorView beta, std::string& impl) {
+  using dnnl::memory;
+  using dnnl::normalization_flags;
+  const bool use_scale = d.affine != LayerNormAffine::None;
+  const bool use_shift = d.affine == LayerNormAffine::ScaleShift;
+  const dnnl::engine& eng = engine.impl().engine;
+  const memory::desc data_md = onednn::md_dense({d.rows, d.c});
+  const memory::desc affine_md = onednn::md_dense({d.c});
+  // Forward inference without use_global_stats: oneDNN computes mean and variance per row into
+  // the scratchpad, so no statistics memory is passed.
+  auto flags = normalization_flags::none;
+  if (use_scale) flags |= normalization_flags::use_scale;
+  if (use_shift) flags |= normalization_flags::use_shift;
+  const auto pd =
+      onednn::make_layer_norm_pd(eng, data_md, data_md, d.eps, flags, onednn::make_attr());
+  OneDnnLayerNorm s;
+  // Copies, not views: the plan must not depend on the caller keeping gamma and beta alive.
+  if (use_scale) {
+    s.args.emplace(DNNL_ARG_SCALE,
+                   onednn::reorder_into(engine, onednn::md_of(gamma), gamma.data(), affine_md));
+  }
+  if (use_shift) {
+    s.args.emplace(DNNL_ARG_SHIFT,
+                   onednn::reorder_into(engine, onednn::md_of(beta), beta.data(), affine_md));
+  }
+  s.src = memory(data_md, eng, DNNL_MEMORY_NONE);
+  s.dst = memory(data_md, eng, DNNL_MEMORY_NONE);
+  s.args.emplace(DNNL_ARG_SRC, s.src);
+  s.args.emplace(DNNL_ARG_DST, s.dst);
+  s.args.emplace(DNNL_ARG_SCRATCHPAD, onednn::make_scratchpad(eng, pd.scratchpad_desc()));
+  s.primitive = dnnl::layer_normalization_forward(pd);
+  impl = onednn::impl_name_of(pd);
+  return s;
+}
+
+}  // namespace
+
+KernelBackend layer_norm_auto_backend(const LayerNormDesc& d) {
+  const bool hand_runs = cpu::LayerNormAvx512::why_not(d).empty();
+  return hand_runs && hand_is_faster(d) ? KernelBackend::Hand : KernelBackend::OneDnn;
+}
+
+struct LayerNormPlan::State {
+  LayerNormDesc desc;
+  Engine engine;
+  KernelBackend backend = KernelBackend::OneDnn;
+  std::optional<OneDnnLayerNorm> onednn;
+  std::optional<cpu::LayerNormAvx512> hand;
   std::string impl;
 };
 
@@ -137,7 +200,8 @@ LayerNormPlan& LayerNormPlan::operator=(LayerNormPlan&&) noexcept = default;
 LayerNormPlan::~LayerNormPlan() = default;
 
 LayerNormPlan LayerNormPlan::create(const Engine& engine, const LayerNormDesc& d,
-                                    ConstTensorView gamma, ConstTensorView beta) {
+                                    ConstTensorView gamma, ConstTensorView beta,
+                                    const LayerNormOptions& options) {
   check(d);
   const std::string key = to_string(d);
   const auto check_affine = [&](std::string_view name, const ConstTensorView& t, bool wanted) {
@@ -158,45 +222,43 @@ LayerNormPlan LayerNormPlan::create(const Engine& engine, const LayerNormDesc& d
                                         t.shape().to_string(), d.c, key));
     }
   };
-  const bool use_scale = d.affine != LayerNormAffine::None;
-  const bool use_shift = d.affine == LayerNormAffine::ScaleShift;
-  check_affine("gamma", gamma, use_scale);
-  check_affine("beta", beta, use_shift);
+  check_affine("gamma", gamma, d.affine != LayerNormAffine::None);
+  check_affine("beta", beta, d.affine == LayerNormAffine::ScaleShift);
 
-  using dnnl::memory;
-  using dnnl::normalization_flags;
-  auto state = std::make_unique<State>(State{.desc = d, .engine = engine});
-  try {
-    const dnnl::engine& eng = engine.impl().engine;
-    const memory::desc data_md = onednn::md_dense({d.rows, d.c});
-    const memory::desc affine_md = onednn::md_dense({d.c});
-    // Forward inference without use_global_stats: oneDNN computes mean and variance per row into
-    // the scratchpad, so no statistics memory is passed.
-    auto flags = normalization_flags::none;
-    if (use_scale) flags |= normalization_flags::use_scale;
-    if (use_shift) flags |= normalization_flags::use_shift;
-    const auto pd =
-        onednn::make_layer_norm_pd(eng, data_md, data_md, d.eps, flags, onednn::make_attr());
-    // Copies, not views: the plan must not depend on the caller keeping gamma and beta alive.
-    if (use_scale) {
-      state->args.emplace(DNNL_ARG_SCALE, onednn::reorder_into(engine, onednn::md_of(gamma),
-                                                               gamma.data(), affine_md));
-    }
-    if (use_shift) {
-      state->args.emplace(DNNL_ARG_SHIFT, onednn::reorder_into(engine, onednn::md_of(beta),
-                                                               beta.data(), affine_md));
-    }
-    state->src = memory(data_md, eng, DNNL_MEMORY_NONE);
-    state->dst = memory(data_md, eng, DNNL_MEMORY_NONE);
-    state->args.emplace(DNNL_ARG_SRC, state->src);
-    state->args.emplace(DNNL_ARG_DST, state->dst);
-    state->args.emplace(DNNL_ARG_SCRATCHPAD, onednn::make_scratchpad(eng, pd.scratchpad_desc()));
-    state->primitive = dnnl::layer_normalization_forward(pd);
-    state->impl = onednn::impl_name_of(pd);
-  } catch (const dnnl::error& e) {
-    onednn::rethrow_unsupported(e, key);
+  // Candidates in order of preference; the first whose why_not() is empty runs.
+  std::vector<KernelBackend> order;
+  switch (options.backend) {
+    case KernelBackend::Auto:
+      order = layer_norm_auto_backend(d) == KernelBackend::Hand
+                  ? std::vector<KernelBackend>{KernelBackend::Hand, KernelBackend::OneDnn}
+                  : std::vector<KernelBackend>{KernelBackend::OneDnn, KernelBackend::Hand};
+      break;
+    case KernelBackend::OneDnn:
+    case KernelBackend::Hand: order = {options.backend}; break;
   }
-  return LayerNormPlan(std::move(state));
+  std::vector<std::string> reasons;
+  auto state = std::make_unique<State>(State{.desc = d, .engine = engine});
+  for (const KernelBackend backend : order) {
+    if (backend == KernelBackend::Hand) {
+      const std::string why = cpu::LayerNormAvx512::why_not(d);
+      if (!why.empty()) {
+        reasons.push_back(fmt::format("{}: {}", cpu::LayerNormAvx512::kName, why));
+        continue;
+      }
+      state->hand = cpu::LayerNormAvx512::create(engine, d, gamma, beta);
+      state->impl = std::string(cpu::LayerNormAvx512::kName);
+    } else {
+      try {
+        state->onednn = create_onednn(engine, d, gamma, beta, state->impl);
+      } catch (const dnnl::error& e) {
+        onednn::rethrow_unsupported(e, key);
+      }
+    }
+    state->backend = backend;
+    return LayerNormPlan(std::move(state));
+  }
+  throw Unsupported(fmt::format("layer_norm: backend={} cannot run {}: {}",
+                                to_string(options.backend), key, fmt::join(reasons, "; ")));
 }
 
 void LayerNormPlan::run(ConstTensorView src, TensorView dst) const {
@@ -206,13 +268,18 @@ void LayerNormPlan::run(ConstTensorView src, TensorView dst) const {
   HWNAS_ASSERT(dst.is_contiguous() && dst.numel() == d.rows * d.c &&
                dst.shape()[dst.rank() - 1] == d.c && dst.dtype() == DType::F32);
   State& s = *state_;
+  if (s.hand) {
+    s.hand->run(src.f32(), dst.f32());
+    return;
+  }
   // oneDNN takes void*; src is only read.
-  s.src.set_data_handle(const_cast<std::byte*>(src.data()));
-  s.dst.set_data_handle(dst.data());
-  s.engine.impl().execute(s.primitive, s.args);
+  s.onednn->src.set_data_handle(const_cast<std::byte*>(src.data()));
+  s.onednn->dst.set_data_handle(dst.data());
+  s.engine.impl().execute(s.onednn->primitive, s.onednn->args);
 }
 
 const LayerNormDesc& LayerNormPlan::desc() const { return state_->desc; }
+KernelBackend LayerNormPlan::backend() const { return state_->backend; }
 std::string_view LayerNormPlan::impl_name() const { return state_->impl; }
 
 }  // namespace hwnas

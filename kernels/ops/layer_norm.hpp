@@ -10,6 +10,12 @@
 // eps is carried in the canonical key as a power of ten ("eps=1e-5"): keys hold integers and words
 // only, every backbone we model uses 1e-5 (PyTorch's default, Swin) or 1e-6 (ConvNeXt, MetaFormer),
 // and a word from a fixed list parses back to the identical float.
+//
+// Implementations (LayerNormOptions::backend):
+//   hand:layer_norm_avx512  any desc, AVX-512 CPUs; kernels/cpu/layer_norm_avx512.hpp
+//   onednn:<impl>           any desc; oneDNN's layer_normalization_forward
+// KernelBackend::Auto picks by a measured rule (layer_norm_auto_backend); Hand / OneDnn force one and
+// throw Unsupported when it cannot run the desc.
 #pragma once
 
 #include <memory>
@@ -17,6 +23,7 @@
 #include <string>
 #include <string_view>
 
+#include "kernels/backend.hpp"
 #include "kernels/engine.hpp"
 #include "kernels/op_cost.hpp"
 #include "kernels/params.hpp"
@@ -49,19 +56,29 @@ void check(const LayerNormDesc& desc);  // throws InvalidArgument naming the fie
 // scale only, 6 without; bytes = src + dst + gamma/beta.
 OpCost cost(const LayerNormDesc& desc);
 
+struct LayerNormOptions {
+  KernelBackend backend = KernelBackend::Auto;
+};
+
+// The backend Auto runs for `desc` on this machine (OneDnn or Hand): the measured, deterministic rule
+// documented in layer_norm.cpp, applied only among implementations whose why_not() is empty.
+KernelBackend layer_norm_auto_backend(const LayerNormDesc& desc);
+
 class LayerNormPlan {
  public:
   // Checks desc, gamma ([c], or empty when affine=None) and beta ([c], or empty unless
-  // affine=ScaleShift), copies them, creates the primitive and its scratch. Throws InvalidArgument
-  // or Unsupported.
+  // affine=ScaleShift), copies them, picks an implementation, creates the primitive and its
+  // scratch. Throws InvalidArgument, or Unsupported when the forced (or every) backend refuses.
   static LayerNormPlan create(const Engine& engine, const LayerNormDesc& desc,
-                              ConstTensorView gamma = {}, ConstTensorView beta = {});
+                              ConstTensorView gamma = {}, ConstTensorView beta = {},
+                              const LayerNormOptions& options = {});
 
   // Compute only. dst may be src itself (in place). Not safe to call concurrently on one plan.
   void run(ConstTensorView src, TensorView dst) const;
 
   const LayerNormDesc& desc() const;
-  std::string_view impl_name() const;
+  KernelBackend backend() const;       // OneDnn or Hand, never Auto
+  std::string_view impl_name() const;  // "hand:layer_norm_avx512", "onednn:jit:uni"...
 
   LayerNormPlan(LayerNormPlan&&) noexcept;
   LayerNormPlan& operator=(LayerNormPlan&&) noexcept;

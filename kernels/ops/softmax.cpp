@@ -1,10 +1,14 @@
 #include "kernels/ops/softmax.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
+#include <optional>
 #include <unordered_map>
+#include <vector>
 
 #include "kernels/assert.hpp"
+#include "kernels/cpu/softmax_rows_avx512.hpp"
 #include "kernels/error.hpp"
 #include "kernels/onednn/dnnl_util.hpp"
 
@@ -57,12 +61,53 @@ OpCost cost(const SoftmaxDesc& d) {
   return {.flops = 5.0 * elements, .bytes = 4.0 * 2.0 * elements, .params = 0};
 }
 
-struct SoftmaxPlan::State {
-  SoftmaxDesc desc;
-  Engine engine;
+namespace {
+
+// Which backend is faster, by shape: a fixed rule, so a desc always gets the same implementation and
+// its measurements stay comparable. Measured on the dev machine (2-core AMD EPYC, Zen 5, AVX-512),
+// 2 threads, oneDNN 3.2 (jit:avx512_core_bf16), bench/compare.py interleaving backend=onednn and
+// backend=hand, 3 rounds, hand/onednn time ratio median [min, max], on a loaded host:
+//   rows=9408 n=49   0.37 [0.34, 1.00]   (0.119 vs 0.318 ms)
+//   rows=576 n=196   0.42 [0.34, 0.43]
+//   rows=3 n=49      0.51 [0.22, 0.53]
+// Rows longer than the register path (n > 256, three passes over the row) were not measured and
+// stay on oneDNN.
+bool hand_is_faster(const SoftmaxDesc& d) { return d.n <= cpu::SoftmaxRowsAvx512::kMaxRegisterRow; }
+
+struct OneDnnSoftmax {
   dnnl::softmax_forward primitive;
   dnnl::memory src, dst;
   std::unordered_map<int, dnnl::memory> args;  // built once; see LayerNormPlan::State
+};
+
+OneDnnSoftmax create_onednn(const Engine& engine, const SoftmaxDesc& d, std::string& impl) {
+  using dnnl::memory;
+  const dnnl::engine& eng = engine.impl().engine;
+  const memory::desc data_md = onednn::md_dense({d.rows, d.n});
+  const auto pd = onednn::make_softmax_pd(eng, data_md, data_md, /*axis=*/1, onednn::make_attr());
+  OneDnnSoftmax s;
+  s.src = memory(data_md, eng, DNNL_MEMORY_NONE);
+  s.dst = memory(data_md, eng, DNNL_MEMORY_NONE);
+  s.args = {{DNNL_ARG_SRC, s.src},
+            {DNNL_ARG_DST, s.dst},
+            {DNNL_ARG_SCRATCHPAD, onednn::make_scratchpad(eng, pd.scratchpad_desc())}};
+  s.primitive = dnnl::softmax_forward(pd);
+  impl = onednn::impl_name_of(pd);
+  return s;
+}
+
+}  // namespace
+
+KernelBackend softmax_auto_backend(const SoftmaxDesc& d) {
+  const bool hand_runs = cpu::SoftmaxRowsAvx512::why_not(d).empty();
+  return hand_runs && hand_is_faster(d) ? KernelBackend::Hand : KernelBackend::OneDnn;
+}
+
+struct SoftmaxPlan::State {
+  SoftmaxDesc desc;
+  Engine engine;
+  KernelBackend backend = KernelBackend::OneDnn;
+  std::optional<OneDnnSoftmax> onednn;  // empty on the hand path
   std::string impl;
 };
 
@@ -71,26 +116,43 @@ SoftmaxPlan::SoftmaxPlan(SoftmaxPlan&&) noexcept = default;
 SoftmaxPlan& SoftmaxPlan::operator=(SoftmaxPlan&&) noexcept = default;
 SoftmaxPlan::~SoftmaxPlan() = default;
 
-SoftmaxPlan SoftmaxPlan::create(const Engine& engine, const SoftmaxDesc& d) {
+SoftmaxPlan SoftmaxPlan::create(const Engine& engine, const SoftmaxDesc& d,
+                                const SoftmaxOptions& options) {
   check(d);
   const std::string key = to_string(d);
-  using dnnl::memory;
-  auto state = std::make_unique<State>(State{.desc = d, .engine = engine});
-  try {
-    const dnnl::engine& eng = engine.impl().engine;
-    const memory::desc data_md = onednn::md_dense({d.rows, d.n});
-    const auto pd = onednn::make_softmax_pd(eng, data_md, data_md, /*axis=*/1, onednn::make_attr());
-    state->src = memory(data_md, eng, DNNL_MEMORY_NONE);
-    state->dst = memory(data_md, eng, DNNL_MEMORY_NONE);
-    state->args = {{DNNL_ARG_SRC, state->src},
-                   {DNNL_ARG_DST, state->dst},
-                   {DNNL_ARG_SCRATCHPAD, onednn::make_scratchpad(eng, pd.scratchpad_desc())}};
-    state->primitive = dnnl::softmax_forward(pd);
-    state->impl = onednn::impl_name_of(pd);
-  } catch (const dnnl::error& e) {
-    onednn::rethrow_unsupported(e, key);
+  // Candidates in order of preference; the first whose why_not() is empty runs.
+  std::vector<KernelBackend> order;
+  switch (options.backend) {
+    case KernelBackend::Auto:
+      order = softmax_auto_backend(d) == KernelBackend::Hand
+                  ? std::vector<KernelBackend>{KernelBackend::Hand, KernelBackend::OneDnn}
+                  : std::vector<KernelBackend>{KernelBackend::OneDnn, KernelBackend::Hand};
+      break;
+    case KernelBackend::OneDnn:
+    case KernelBackend::Hand: order = {options.backend}; break;
   }
-  return SoftmaxPlan(std::move(state));
+  std::vector<std::string> reasons;
+  auto state = std::make_unique<State>(State{.desc = d, .engine = engine});
+  for (const KernelBackend backend : order) {
+    if (backend == KernelBackend::Hand) {
+      const std::string why = cpu::SoftmaxRowsAvx512::why_not(d);
+      if (!why.empty()) {
+        reasons.push_back(fmt::format("{}: {}", cpu::SoftmaxRowsAvx512::kName, why));
+        continue;
+      }
+      state->impl = std::string(cpu::SoftmaxRowsAvx512::kName);
+    } else {
+      try {
+        state->onednn = create_onednn(engine, d, state->impl);
+      } catch (const dnnl::error& e) {
+        onednn::rethrow_unsupported(e, key);
+      }
+    }
+    state->backend = backend;
+    return SoftmaxPlan(std::move(state));
+  }
+  throw Unsupported(fmt::format("softmax: backend={} cannot run {}: {}", to_string(options.backend),
+                                key, fmt::join(reasons, "; ")));
 }
 
 void SoftmaxPlan::run(ConstTensorView src, TensorView dst) const {
@@ -100,13 +162,18 @@ void SoftmaxPlan::run(ConstTensorView src, TensorView dst) const {
   HWNAS_ASSERT(dst.is_contiguous() && dst.numel() == d.rows * d.n &&
                dst.shape()[dst.rank() - 1] == d.n && dst.dtype() == DType::F32);
   State& s = *state_;
+  if (!s.onednn) {
+    cpu::SoftmaxRowsAvx512::run(d, src.f32(), dst.f32(), s.engine.threads());
+    return;
+  }
   // oneDNN takes void*; src is only read.
-  s.src.set_data_handle(const_cast<std::byte*>(src.data()));
-  s.dst.set_data_handle(dst.data());
-  s.engine.impl().execute(s.primitive, s.args);
+  s.onednn->src.set_data_handle(const_cast<std::byte*>(src.data()));
+  s.onednn->dst.set_data_handle(dst.data());
+  s.engine.impl().execute(s.onednn->primitive, s.onednn->args);
 }
 
 const SoftmaxDesc& SoftmaxPlan::desc() const { return state_->desc; }
+KernelBackend SoftmaxPlan::backend() const { return state_->backend; }
 std::string_view SoftmaxPlan::impl_name() const { return state_->impl; }
 
 }  // namespace hwnas

@@ -139,6 +139,96 @@ TEST(Eltwise, ImplNames) {
   }
 }
 
+// Each backend forced for the activations both implement, at odd sizes around the 16-lane vector, a
+// 57x57 plane and several per-thread blocks with a ragged end; in and out of place.
+struct ForcedCase {
+  EltwiseDesc desc;
+  KernelBackend backend;
+};
+
+class EltwiseForcedTest : public ::testing::TestWithParam<ForcedCase> {};
+
+TEST_P(EltwiseForcedTest, MatchesFloat64Reference) {
+  const auto [d, backend] = GetParam();
+  const std::string key = to_string(d);
+  std::mt19937_64 rng(fresh_seed(key + std::string(to_string(backend))));
+  Tensor src = testing::random_tensor({d.numel}, rng, -6.f, 6.f);
+  Tensor dst = Tensor::empty({d.numel});
+  testing::poison(dst.view());
+  const EltwisePlan plan = EltwisePlan::create(engine(), d, {}, {.backend = backend});
+  EXPECT_EQ(plan.backend(), backend);
+  EXPECT_EQ(plan.impl_name().starts_with("hand:"), backend == KernelBackend::Hand)
+      << plan.impl_name();
+  plan.run(src.view(), dst.view());
+  const auto ref = reference::eltwise(d, src.view());
+  EXPECT_TRUE(all_close(key, dst.view(), ref, tolerance(d.act))) << plan.impl_name();
+  plan.run(src.view(), src.view());
+  EXPECT_TRUE(all_close(key + " in place", src.view(), ref, tolerance(d.act))) << plan.impl_name();
+}
+
+std::vector<ForcedCase> forced_cases() {
+  std::vector<ForcedCase> out;
+  for (const KernelBackend backend : {KernelBackend::Hand, KernelBackend::OneDnn}) {
+    for (const Activation act : {Activation::GeluErf, Activation::GeluTanh, Activation::Silu}) {
+      for (const std::int64_t numel : {1, 3, 19, 49, 96, 197, 57 * 57, 3 * (1 << 14) + 5}) {
+        out.push_back({.desc = {.numel = numel, .act = act}, .backend = backend});
+      }
+    }
+  }
+  return out;
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, EltwiseForcedTest, ::testing::ValuesIn(forced_cases()),
+                         [](const auto& p) {
+                           std::string name = std::string(to_string(p.param.backend)) + "_" +
+                                              to_string(p.param.desc);
+                           for (char& c : name) {
+                             if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+                           }
+                           return name;
+                         });
+
+// The hand kernels' edges: exp's clamp (|x| past 88), erfc's far tail, signed zero, tiny and huge
+// inputs, and the neighbourhood of 0 where GELU switches between its two branches.
+TEST(Eltwise, HandEdgeValues) {
+  const float points[] = {-1e9f, -200.f, -90.f, -88.f, -20.f, -9.f,  -6.f, -1e-3f, -1e-30f, -0.f,
+                          0.f,   1e-30f, 1e-3f, 0.5f,  1.f,   6.f,   9.f,  20.f,   88.f,    90.f,
+                          200.f, 1e9f,   -3.f,  3.f};
+  for (const Activation act : {Activation::GeluErf, Activation::GeluTanh, Activation::Silu}) {
+    const EltwiseDesc d{.numel = std::ssize(points), .act = act};
+    Tensor src = Tensor::empty({d.numel}), dst = Tensor::empty({d.numel});
+    std::copy(std::begin(points), std::end(points), src.f32());
+    testing::poison(dst.view());
+    EltwisePlan::create(engine(), d, {}, {.backend = KernelBackend::Hand}).run(src.view(), dst.view());
+    EXPECT_TRUE(all_close(to_string(d), dst.view(), reference::eltwise(d, src.view()),
+                          tolerance(act)));
+  }
+}
+
+TEST(EltwiseErrors, ForcedBackendThatCannotRunSaysWhy) {
+  const Engine eng = engine();
+  try {
+    EltwisePlan::create(eng, {.numel = 4, .act = Activation::Relu}, {},
+                        {.backend = KernelBackend::Hand});
+    FAIL() << "expected Unsupported";
+  } catch (const Unsupported& e) {
+    EXPECT_NE(std::string(e.what()).find(
+                  "eltwise: backend=hand cannot run eltwise:numel=4,act=relu: hand: act=relu has no "
+                  "hand-written kernel"),
+              std::string::npos)
+        << e.what();
+  }
+  try {
+    EltwisePlan::create(eng, {.numel = 4, .act = Activation::StarRelu}, {},
+                        {.backend = KernelBackend::OneDnn});
+    FAIL() << "expected Unsupported";
+  } catch (const Unsupported& e) {
+    EXPECT_NE(std::string(e.what()).find("onednn: act=star_relu is not a oneDNN algorithm"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
 TEST(EltwiseKey, RoundTrips) {
   const EltwiseDesc d{.numel = 1204224, .act = Activation::GeluTanh};
   EXPECT_EQ(to_string(d), "eltwise:numel=1204224,act=gelu_tanh");

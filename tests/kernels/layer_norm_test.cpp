@@ -5,6 +5,7 @@
 
 #include <cctype>
 #include <functional>
+#include <vector>
 
 #include "kernels/error.hpp"
 #include "kernels/reference/layer_norm_ref.hpp"
@@ -85,6 +86,88 @@ INSTANTIATE_TEST_SUITE_P(
       }
       return name;
     });
+
+// Each backend forced at odd sizes around the 16-lane vector (c = 1, 3, 19, 197), whole vectors
+// (96), a 49 that is neither and the widest Swin/ConvNeXt stage (768), with every affine mode, in
+// and out of place.
+struct ForcedCase {
+  LayerNormDesc desc;
+  KernelBackend backend;
+};
+
+class LayerNormForcedTest : public ::testing::TestWithParam<ForcedCase> {};
+
+TEST_P(LayerNormForcedTest, MatchesFloat64Reference) {
+  const auto [d, backend] = GetParam();
+  const std::string key = to_string(d);
+  std::mt19937_64 rng(fresh_seed(key + std::string(to_string(backend))));
+  Tensor src = testing::random_tensor({d.rows, d.c}, rng);
+  const Affine affine = random_affine(d, rng);
+  Tensor dst = Tensor::empty({d.rows, d.c});
+  testing::poison(dst.view());
+  const LayerNormPlan plan = LayerNormPlan::create(engine(), d, affine.gamma.view(),
+                                                   affine.beta.view(), {.backend = backend});
+  EXPECT_EQ(plan.backend(), backend);
+  EXPECT_EQ(plan.impl_name().starts_with("hand:"), backend == KernelBackend::Hand)
+      << plan.impl_name();
+  plan.run(src.view(), dst.view());
+  const auto ref = reference::layer_norm(d, src.view(), affine.gamma.view(), affine.beta.view());
+  EXPECT_TRUE(all_close(key, dst.view(), ref, kTolerance)) << plan.impl_name();
+  plan.run(src.view(), src.view());
+  EXPECT_TRUE(all_close(key + " in place", src.view(), ref, kTolerance)) << plan.impl_name();
+}
+
+std::vector<ForcedCase> forced_cases() {
+  std::vector<ForcedCase> out;
+  const LayerNormAffine affines[] = {LayerNormAffine::ScaleShift, LayerNormAffine::Scale,
+                                     LayerNormAffine::None};
+  for (const KernelBackend backend : {KernelBackend::Hand, KernelBackend::OneDnn}) {
+    int i = 0;
+    for (const std::int64_t rows : {1, 3, 57}) {
+      for (const std::int64_t c : {1, 3, 19, 49, 96, 197, 768}) {
+        out.push_back({.desc = {.rows = rows, .c = c, .affine = affines[i++ % 3]}, .backend = backend});
+      }
+    }
+    out.push_back({.desc = {.rows = 2, .c = 96, .eps = 1e-6f}, .backend = backend});
+  }
+  return out;
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, LayerNormForcedTest, ::testing::ValuesIn(forced_cases()),
+                         [](const auto& p) {
+                           std::string name = fmt::format("{}_{}", to_string(p.param.backend),
+                                                          to_string(p.param.desc));
+                           for (char& c : name) {
+                             if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+                           }
+                           return name;
+                         });
+
+// A constant row has variance 0: the output is beta exactly where the hand kernel subtracts the
+// exact mean (x - mean = 0), not NaN.
+TEST(LayerNorm, HandConstantRowGivesBeta) {
+  const LayerNormDesc d{.rows = 2, .c = 37};
+  const std::string key = to_string(d);
+  std::mt19937_64 rng(fresh_seed(key));
+  Tensor src = Tensor::empty({d.rows, d.c});
+  for (std::int64_t i = 0; i < d.rows * d.c; ++i) src.f32()[i] = 0.375f;
+  const Affine affine = random_affine(d, rng);
+  Tensor dst = Tensor::empty({d.rows, d.c});
+  testing::poison(dst.view());
+  LayerNormPlan::create(engine(), d, affine.gamma.view(), affine.beta.view(),
+                        {.backend = KernelBackend::Hand})
+      .run(src.view(), dst.view());
+  const auto ref = reference::layer_norm(d, src.view(), affine.gamma.view(), affine.beta.view());
+  EXPECT_TRUE(all_close(key, dst.view(), ref, kTolerance));
+}
+
+TEST(LayerNorm, AutoIsDeterministic) {
+  const LayerNormDesc d{.rows = 3136, .c = 96};
+  EXPECT_EQ(layer_norm_auto_backend(d), layer_norm_auto_backend(d));
+  Tensor g = Tensor::zeros({96}), b = Tensor::zeros({96});
+  EXPECT_EQ(LayerNormPlan::create(engine(), d, g.view(), b.view()).backend(),
+            layer_norm_auto_backend(d));
+}
 
 TEST(LayerNormKey, RoundTrips) {
   const LayerNormDesc d{.rows = 3136, .c = 96, .eps = 1e-6f, .affine = LayerNormAffine::Scale};

@@ -4,6 +4,9 @@
 
 #include <cctype>
 #include <cmath>
+#include <vector>
+
+#include <fmt/format.h>
 
 #include "kernels/error.hpp"
 #include "kernels/reference/softmax_ref.hpp"
@@ -74,6 +77,78 @@ TEST(Softmax, LargeLogitsStayFinite) {
   testing::poison(dst.view());
   SoftmaxPlan::create(engine(), d).run(src.view(), dst.view());
   EXPECT_TRUE(all_close(key, dst.view(), reference::softmax(d, src.view()), kTolerance));
+}
+
+// Each backend forced, at the row lengths of attention (49 = 7x7 windows, 196 = 14x14) and odd ones
+// around the 16-lane vector (1, 3, 19, 197) and past the 256-float register path (300, 1000), in
+// and out of place.
+struct ForcedCase {
+  SoftmaxDesc desc;
+  KernelBackend backend;
+};
+
+class SoftmaxForcedTest : public ::testing::TestWithParam<ForcedCase> {};
+
+TEST_P(SoftmaxForcedTest, MatchesFloat64Reference) {
+  const auto [d, backend] = GetParam();
+  const std::string key = to_string(d);
+  std::mt19937_64 rng(fresh_seed(key + std::string(to_string(backend))));
+  Tensor src = testing::random_tensor({d.rows, d.n}, rng, -8.f, 8.f);
+  Tensor dst = Tensor::empty({d.rows, d.n});
+  testing::poison(dst.view());
+  const SoftmaxPlan plan = SoftmaxPlan::create(engine(), d, {.backend = backend});
+  EXPECT_EQ(plan.backend(), backend);
+  EXPECT_EQ(plan.impl_name().starts_with("hand:"), backend == KernelBackend::Hand)
+      << plan.impl_name();
+  plan.run(src.view(), dst.view());
+  const auto ref = reference::softmax(d, src.view());
+  EXPECT_TRUE(all_close(key, dst.view(), ref, kTolerance)) << plan.impl_name();
+  plan.run(src.view(), src.view());
+  EXPECT_TRUE(all_close(key + " in place", src.view(), ref, kTolerance)) << plan.impl_name();
+}
+
+std::vector<ForcedCase> forced_cases() {
+  std::vector<ForcedCase> out;
+  for (const KernelBackend backend : {KernelBackend::Hand, KernelBackend::OneDnn}) {
+    for (const std::int64_t rows : {1, 3, 57}) {
+      for (const std::int64_t n : {1, 3, 16, 19, 49, 96, 196, 197, 256, 300}) {
+        out.push_back({.desc = {.rows = rows, .n = n}, .backend = backend});
+      }
+    }
+    out.push_back({.desc = {.rows = 5, .n = 1000}, .backend = backend});
+  }
+  return out;
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, SoftmaxForcedTest, ::testing::ValuesIn(forced_cases()),
+                         [](const auto& p) {
+                           std::string name = fmt::format("{}_{}", to_string(p.param.backend),
+                                                          to_string(p.param.desc));
+                           for (char& c : name) {
+                             if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+                           }
+                           return name;
+                         });
+
+// Logits of +-100 (past exp's f32 range either side of the row maximum) through the hand kernel,
+// both the register path and the three-pass path.
+TEST(Softmax, HandLargeLogitsStayFinite) {
+  for (const std::int64_t n : {49, 300}) {
+    const SoftmaxDesc d{.rows = 3, .n = n};
+    const std::string key = to_string(d);
+    std::mt19937_64 rng(fresh_seed(key));
+    Tensor src = testing::random_tensor({d.rows, d.n}, rng, -100.f, 100.f);
+    Tensor dst = Tensor::empty({d.rows, d.n});
+    testing::poison(dst.view());
+    SoftmaxPlan::create(engine(), d, {.backend = KernelBackend::Hand}).run(src.view(), dst.view());
+    EXPECT_TRUE(all_close(key, dst.view(), reference::softmax(d, src.view()), kTolerance));
+  }
+}
+
+TEST(Softmax, AutoIsDeterministic) {
+  const SoftmaxDesc d{.rows = 9408, .n = 49};
+  EXPECT_EQ(softmax_auto_backend(d), softmax_auto_backend(d));
+  EXPECT_EQ(SoftmaxPlan::create(engine(), d).backend(), softmax_auto_backend(d));
 }
 
 TEST(SoftmaxKey, RoundTrips) {
