@@ -7,6 +7,7 @@
 #pragma once
 
 #include <string_view>
+#include <vector>
 
 namespace hwnas {
 
@@ -20,6 +21,15 @@ constexpr std::string_view to_string(KernelBackend backend) {
     case KernelBackend::Hand: return "hand";
   }
   return "?";
+}
+
+// The implementations to try, in order of preference: for Auto, the rule's choice first and the
+// other as the fallback (used when the preferred one's why_not() refuses the desc); a forced backend
+// alone.
+inline std::vector<KernelBackend> backend_order(KernelBackend requested, KernelBackend auto_choice) {
+  if (requested != KernelBackend::Auto) return {requested};
+  if (auto_choice == KernelBackend::Hand) return {KernelBackend::Hand, KernelBackend::OneDnn};
+  return {KernelBackend::OneDnn, KernelBackend::Hand};
 }
 
 }  // namespace hwnas

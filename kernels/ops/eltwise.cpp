@@ -198,16 +198,7 @@ EltwisePlan EltwisePlan::create(const Engine& engine, const EltwiseDesc& d,
                                       star.scale, star.bias, key));
   }
   // Candidates in order of preference; the first whose why_not() is empty runs.
-  std::vector<KernelBackend> order;
-  switch (options.backend) {
-    case KernelBackend::Auto:
-      order = eltwise_auto_backend(d) == KernelBackend::Hand
-                  ? std::vector<KernelBackend>{KernelBackend::Hand, KernelBackend::OneDnn}
-                  : std::vector<KernelBackend>{KernelBackend::OneDnn, KernelBackend::Hand};
-      break;
-    case KernelBackend::OneDnn:
-    case KernelBackend::Hand: order = {options.backend}; break;
-  }
+  const std::vector<KernelBackend> order = backend_order(options.backend, eltwise_auto_backend(d));
   std::vector<std::string> reasons;
   auto state = std::make_unique<State>(State{.desc = d, .engine = engine, .star = star});
   for (const KernelBackend backend : order) {

@@ -226,16 +226,7 @@ LayerNormPlan LayerNormPlan::create(const Engine& engine, const LayerNormDesc& d
   check_affine("beta", beta, d.affine == LayerNormAffine::ScaleShift);
 
   // Candidates in order of preference; the first whose why_not() is empty runs.
-  std::vector<KernelBackend> order;
-  switch (options.backend) {
-    case KernelBackend::Auto:
-      order = layer_norm_auto_backend(d) == KernelBackend::Hand
-                  ? std::vector<KernelBackend>{KernelBackend::Hand, KernelBackend::OneDnn}
-                  : std::vector<KernelBackend>{KernelBackend::OneDnn, KernelBackend::Hand};
-      break;
-    case KernelBackend::OneDnn:
-    case KernelBackend::Hand: order = {options.backend}; break;
-  }
+  const std::vector<KernelBackend> order = backend_order(options.backend, layer_norm_auto_backend(d));
   std::vector<std::string> reasons;
   auto state = std::make_unique<State>(State{.desc = d, .engine = engine});
   for (const KernelBackend backend : order) {

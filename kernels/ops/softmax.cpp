@@ -121,16 +121,7 @@ SoftmaxPlan SoftmaxPlan::create(const Engine& engine, const SoftmaxDesc& d,
   check(d);
   const std::string key = to_string(d);
   // Candidates in order of preference; the first whose why_not() is empty runs.
-  std::vector<KernelBackend> order;
-  switch (options.backend) {
-    case KernelBackend::Auto:
-      order = softmax_auto_backend(d) == KernelBackend::Hand
-                  ? std::vector<KernelBackend>{KernelBackend::Hand, KernelBackend::OneDnn}
-                  : std::vector<KernelBackend>{KernelBackend::OneDnn, KernelBackend::Hand};
-      break;
-    case KernelBackend::OneDnn:
-    case KernelBackend::Hand: order = {options.backend}; break;
-  }
+  const std::vector<KernelBackend> order = backend_order(options.backend, softmax_auto_backend(d));
   std::vector<std::string> reasons;
   auto state = std::make_unique<State>(State{.desc = d, .engine = engine});
   for (const KernelBackend backend : order) {
