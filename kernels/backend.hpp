@@ -6,8 +6,8 @@
 // has the same three values and words.
 #pragma once
 
+#include <string>
 #include <string_view>
-#include <vector>
 
 namespace hwnas {
 
@@ -23,13 +23,19 @@ constexpr std::string_view to_string(KernelBackend backend) {
   return "?";
 }
 
-// The implementations to try, in order of preference: for Auto, the rule's choice first and the
-// other as the fallback (used when the preferred one's why_not() refuses the desc); a forced backend
-// alone.
-inline std::vector<KernelBackend> backend_order(KernelBackend requested, KernelBackend auto_choice) {
-  if (requested != KernelBackend::Auto) return {requested};
-  if (auto_choice == KernelBackend::Hand) return {KernelBackend::Hand, KernelBackend::OneDnn};
-  return {KernelBackend::OneDnn, KernelBackend::Hand};
-}
+// Why each implementation cannot run a desc (empty = it can), and the names that go into the
+// message when none can.
+struct BackendRefusals {
+  std::string_view hand_name = "hand";
+  std::string hand_why_not;
+  std::string_view onednn_name = "onednn";
+  std::string onednn_why_not;
+};
+
+// The implementation a plan uses. Auto tries the rule's choice (`auto_choice`) first and the other
+// as the fallback; a forced backend is tried alone. Throws Unsupported
+// "<op>: backend=<requested> cannot run <key>: <name>: <reason>; ..." when none can run.
+KernelBackend select_backend(std::string_view op, std::string_view key, KernelBackend requested,
+                             KernelBackend auto_choice, const BackendRefusals& refusals);
 
 }  // namespace hwnas

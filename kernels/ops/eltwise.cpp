@@ -197,32 +197,22 @@ EltwisePlan EltwisePlan::create(const Engine& engine, const EltwiseDesc& d,
     throw InvalidArgument(fmt::format("eltwise: star_relu scale={} and bias={} must be finite [{}]",
                                       star.scale, star.bias, key));
   }
-  // Candidates in order of preference; the first whose why_not() is empty runs.
-  const std::vector<KernelBackend> order = backend_order(options.backend, eltwise_auto_backend(d));
-  std::vector<std::string> reasons;
+  const KernelBackend backend =
+      select_backend("eltwise", key, options.backend, eltwise_auto_backend(d),
+                     {.hand_why_not = hand_why_not(d), .onednn_why_not = onednn_why_not(d)});
   auto state = std::make_unique<State>(State{.desc = d, .engine = engine, .star = star});
-  for (const KernelBackend backend : order) {
-    const bool hand = backend == KernelBackend::Hand;
-    const std::string why = hand ? hand_why_not(d) : onednn_why_not(d);
-    if (!why.empty()) {
-      reasons.push_back(fmt::format("{}: {}", hand ? "hand" : "onednn", why));
-      continue;
+  if (backend == KernelBackend::Hand) {
+    state->impl =
+        std::string(d.act == Activation::StarRelu ? kStarReluName : cpu::EltwiseAvx512::kName);
+  } else {
+    try {
+      state->onednn = create_onednn(engine, d, state->impl);
+    } catch (const dnnl::error& e) {
+      onednn::rethrow_unsupported(e, key);
     }
-    if (hand) {
-      state->impl = std::string(d.act == Activation::StarRelu ? kStarReluName
-                                                              : cpu::EltwiseAvx512::kName);
-    } else {
-      try {
-        state->onednn = create_onednn(engine, d, state->impl);
-      } catch (const dnnl::error& e) {
-        onednn::rethrow_unsupported(e, key);
-      }
-    }
-    state->backend = backend;
-    return EltwisePlan(std::move(state));
   }
-  throw Unsupported(fmt::format("eltwise: backend={} cannot run {}: {}", to_string(options.backend),
-                                key, fmt::join(reasons, "; ")));
+  state->backend = backend;
+  return EltwisePlan(std::move(state));
 }
 
 void EltwisePlan::run(ConstTensorView src, TensorView dst) const {

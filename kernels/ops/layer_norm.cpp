@@ -225,31 +225,22 @@ LayerNormPlan LayerNormPlan::create(const Engine& engine, const LayerNormDesc& d
   check_affine("gamma", gamma, d.affine != LayerNormAffine::None);
   check_affine("beta", beta, d.affine == LayerNormAffine::ScaleShift);
 
-  // Candidates in order of preference; the first whose why_not() is empty runs.
-  const std::vector<KernelBackend> order = backend_order(options.backend, layer_norm_auto_backend(d));
-  std::vector<std::string> reasons;
+  const KernelBackend backend = select_backend(
+      "layer_norm", key, options.backend, layer_norm_auto_backend(d),
+      {.hand_name = cpu::LayerNormAvx512::kName, .hand_why_not = cpu::LayerNormAvx512::why_not(d)});
   auto state = std::make_unique<State>(State{.desc = d, .engine = engine});
-  for (const KernelBackend backend : order) {
-    if (backend == KernelBackend::Hand) {
-      const std::string why = cpu::LayerNormAvx512::why_not(d);
-      if (!why.empty()) {
-        reasons.push_back(fmt::format("{}: {}", cpu::LayerNormAvx512::kName, why));
-        continue;
-      }
-      state->hand = cpu::LayerNormAvx512::create(engine, d, gamma, beta);
-      state->impl = std::string(cpu::LayerNormAvx512::kName);
-    } else {
-      try {
-        state->onednn = create_onednn(engine, d, gamma, beta, state->impl);
-      } catch (const dnnl::error& e) {
-        onednn::rethrow_unsupported(e, key);
-      }
+  if (backend == KernelBackend::Hand) {
+    state->hand = cpu::LayerNormAvx512::create(engine, d, gamma, beta);
+    state->impl = std::string(cpu::LayerNormAvx512::kName);
+  } else {
+    try {
+      state->onednn = create_onednn(engine, d, gamma, beta, state->impl);
+    } catch (const dnnl::error& e) {
+      onednn::rethrow_unsupported(e, key);
     }
-    state->backend = backend;
-    return LayerNormPlan(std::move(state));
   }
-  throw Unsupported(fmt::format("layer_norm: backend={} cannot run {}: {}",
-                                to_string(options.backend), key, fmt::join(reasons, "; ")));
+  state->backend = backend;
+  return LayerNormPlan(std::move(state));
 }
 
 void LayerNormPlan::run(ConstTensorView src, TensorView dst) const {

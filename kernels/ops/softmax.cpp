@@ -120,30 +120,22 @@ SoftmaxPlan SoftmaxPlan::create(const Engine& engine, const SoftmaxDesc& d,
                                 const SoftmaxOptions& options) {
   check(d);
   const std::string key = to_string(d);
-  // Candidates in order of preference; the first whose why_not() is empty runs.
-  const std::vector<KernelBackend> order = backend_order(options.backend, softmax_auto_backend(d));
-  std::vector<std::string> reasons;
+  const KernelBackend backend =
+      select_backend("softmax", key, options.backend, softmax_auto_backend(d),
+                     {.hand_name = cpu::SoftmaxRowsAvx512::kName,
+                      .hand_why_not = cpu::SoftmaxRowsAvx512::why_not(d)});
   auto state = std::make_unique<State>(State{.desc = d, .engine = engine});
-  for (const KernelBackend backend : order) {
-    if (backend == KernelBackend::Hand) {
-      const std::string why = cpu::SoftmaxRowsAvx512::why_not(d);
-      if (!why.empty()) {
-        reasons.push_back(fmt::format("{}: {}", cpu::SoftmaxRowsAvx512::kName, why));
-        continue;
-      }
-      state->impl = std::string(cpu::SoftmaxRowsAvx512::kName);
-    } else {
-      try {
-        state->onednn = create_onednn(engine, d, state->impl);
-      } catch (const dnnl::error& e) {
-        onednn::rethrow_unsupported(e, key);
-      }
+  if (backend == KernelBackend::Hand) {
+    state->impl = std::string(cpu::SoftmaxRowsAvx512::kName);
+  } else {
+    try {
+      state->onednn = create_onednn(engine, d, state->impl);
+    } catch (const dnnl::error& e) {
+      onednn::rethrow_unsupported(e, key);
     }
-    state->backend = backend;
-    return SoftmaxPlan(std::move(state));
   }
-  throw Unsupported(fmt::format("softmax: backend={} cannot run {}: {}", to_string(options.backend),
-                                key, fmt::join(reasons, "; ")));
+  state->backend = backend;
+  return SoftmaxPlan(std::move(state));
 }
 
 void SoftmaxPlan::run(ConstTensorView src, TensorView dst) const {
