@@ -14,6 +14,7 @@
 #include "kernels/cpu/eltwise_avx512.hpp"
 #include "kernels/error.hpp"
 #include "kernels/onednn/dnnl_util.hpp"
+#include "kernels/onednn/prepared_primitive.hpp"
 
 namespace hwnas {
 
@@ -143,28 +144,16 @@ std::string onednn_why_not(const EltwiseDesc& d) {
   return {};
 }
 
-struct OneDnnEltwise {
-  dnnl::eltwise_forward primitive;
-  dnnl::memory src, dst;
-  std::unordered_map<int, dnnl::memory> args;  // built once; see LayerNormPlan::State
-};
-
-OneDnnEltwise create_onednn(const Engine& engine, const EltwiseDesc& d, std::string& impl) {
-  using dnnl::memory;
-  const dnnl::engine& eng = engine.impl().engine;
-  const memory::desc data_md = onednn::md_dense({d.numel});
-  const onednn::EltwiseAlg alg = onednn::eltwise_alg(d.act);
-  const auto pd = onednn::make_eltwise_pd(eng, alg.algorithm, data_md, data_md, alg.alpha, alg.beta,
-                                          onednn::make_attr());
-  OneDnnEltwise e;
-  e.src = memory(data_md, eng, DNNL_MEMORY_NONE);
-  e.dst = memory(data_md, eng, DNNL_MEMORY_NONE);
-  e.args = {{DNNL_ARG_SRC, e.src},
-            {DNNL_ARG_DST, e.dst},
-            {DNNL_ARG_SCRATCHPAD, onednn::make_scratchpad(eng, pd.scratchpad_desc())}};
-  e.primitive = dnnl::eltwise_forward(pd);
-  impl = onednn::impl_name_of(pd);
-  return e;
+onednn::PreparedPrimitive create_onednn(const Engine& engine, const EltwiseDesc& d,
+                                        std::string_view key) {
+  return onednn::prepare(key, [&] {
+    const dnnl::memory::desc data_md = onednn::md_dense({d.numel});
+    const onednn::EltwiseAlg alg = onednn::eltwise_alg(d.act);
+    const auto pd = onednn::make_eltwise_pd(engine.impl().engine, alg.algorithm, data_md, data_md,
+                                            alg.alpha, alg.beta, onednn::make_attr());
+    return onednn::PreparedPrimitive::create(
+        engine, pd, {.inputs = {{DNNL_ARG_SRC, data_md}}, .dst = {DNNL_ARG_DST, data_md}});
+  });
 }
 
 }  // namespace
@@ -180,7 +169,7 @@ struct EltwisePlan::State {
   Engine engine;
   StarReluCoeffs star;
   KernelBackend backend = KernelBackend::OneDnn;
-  std::optional<OneDnnEltwise> onednn;  // empty on the hand paths
+  std::optional<onednn::PreparedPrimitive> onednn;  // empty on the hand paths
   std::string impl;
 };
 
@@ -205,11 +194,8 @@ EltwisePlan EltwisePlan::create(const Engine& engine, const EltwiseDesc& d,
     state->impl =
         std::string(d.act == Activation::StarRelu ? kStarReluName : cpu::EltwiseAvx512::kName);
   } else {
-    try {
-      state->onednn = create_onednn(engine, d, state->impl);
-    } catch (const dnnl::error& e) {
-      onednn::rethrow_unsupported(e, key);
-    }
+    state->onednn = create_onednn(engine, d, key);
+    state->impl = std::string(state->onednn->impl_name());
   }
   state->backend = backend;
   return EltwisePlan(std::move(state));
@@ -221,10 +207,7 @@ void EltwisePlan::run(ConstTensorView src, TensorView dst) const {
   HWNAS_ASSERT(dst.is_contiguous() && dst.numel() == d.numel && dst.dtype() == DType::F32);
   State& s = *state_;
   if (s.onednn) {
-    // oneDNN takes void*; src is only read.
-    s.onednn->src.set_data_handle(const_cast<std::byte*>(src.data()));
-    s.onednn->dst.set_data_handle(dst.data());
-    s.engine.impl().execute(s.onednn->primitive, s.onednn->args);
+    s.onednn->run({src.data()}, dst.data());
     return;
   }
   const float* in = src.f32();

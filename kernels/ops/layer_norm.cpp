@@ -12,6 +12,7 @@
 #include "kernels/cpu/layer_norm_avx512.hpp"
 #include "kernels/error.hpp"
 #include "kernels/onednn/dnnl_util.hpp"
+#include "kernels/onednn/prepared_primitive.hpp"
 
 namespace hwnas {
 
@@ -134,48 +135,34 @@ namespace {
 // Widths between were not measured; they stay on oneDNN.
 bool hand_is_faster(const LayerNormDesc& d) { return d.c >= 768; }
 
-struct OneDnnLayerNorm {
-  dnnl::layer_normalization_forward primitive;
-  dnnl::memory src, dst;
-  // Built once in create: run() re-points src and dst (memory objects are shared handles, so the
-  // map sees the new pointers) and allocates nothing.
-  std::unordered_map<int, dnnl::memory> args;
-};
-
-OneDnnLayerNorm create_onednn(const Engine& engine, const LayerNormDesc& d, ConstTensorView gamma,
-                              ConstTensorView beta, std::string& impl) {
-  using dnnl::memory;
-  using dnnl::normalization_flags;
-  const bool use_scale = d.affine != LayerNormAffine::None;
-  const bool use_shift = d.affine == LayerNormAffine::ScaleShift;
-  const dnnl::engine& eng = engine.impl().engine;
-  const memory::desc data_md = onednn::md_dense({d.rows, d.c});
-  const memory::desc affine_md = onednn::md_dense({d.c});
-  // Forward inference without use_global_stats: oneDNN computes mean and variance per row into
-  // the scratchpad, so no statistics memory is passed.
-  auto flags = normalization_flags::none;
-  if (use_scale) flags |= normalization_flags::use_scale;
-  if (use_shift) flags |= normalization_flags::use_shift;
-  const auto pd =
-      onednn::make_layer_norm_pd(eng, data_md, data_md, d.eps, flags, onednn::make_attr());
-  OneDnnLayerNorm s;
-  // Copies, not views: the plan must not depend on the caller keeping gamma and beta alive.
-  if (use_scale) {
-    s.args.emplace(DNNL_ARG_SCALE,
-                   onednn::reorder_into(engine, onednn::md_of(gamma), gamma.data(), affine_md));
-  }
-  if (use_shift) {
-    s.args.emplace(DNNL_ARG_SHIFT,
-                   onednn::reorder_into(engine, onednn::md_of(beta), beta.data(), affine_md));
-  }
-  s.src = memory(data_md, eng, DNNL_MEMORY_NONE);
-  s.dst = memory(data_md, eng, DNNL_MEMORY_NONE);
-  s.args.emplace(DNNL_ARG_SRC, s.src);
-  s.args.emplace(DNNL_ARG_DST, s.dst);
-  s.args.emplace(DNNL_ARG_SCRATCHPAD, onednn::make_scratchpad(eng, pd.scratchpad_desc()));
-  s.primitive = dnnl::layer_normalization_forward(pd);
-  impl = onednn::impl_name_of(pd);
-  return s;
+onednn::PreparedPrimitive create_onednn(const Engine& engine, const LayerNormDesc& d,
+                                        ConstTensorView gamma, ConstTensorView beta,
+                                        std::string_view key) {
+  return onednn::prepare(key, [&] {
+    using dnnl::normalization_flags;
+    const bool use_scale = d.affine != LayerNormAffine::None;
+    const bool use_shift = d.affine == LayerNormAffine::ScaleShift;
+    const dnnl::memory::desc data_md = onednn::md_dense({d.rows, d.c});
+    const dnnl::memory::desc affine_md = onednn::md_dense({d.c});
+    // Forward inference without use_global_stats: oneDNN computes mean and variance per row into
+    // the scratchpad, so no statistics memory is passed.
+    auto flags = normalization_flags::none;
+    if (use_scale) flags |= normalization_flags::use_scale;
+    if (use_shift) flags |= normalization_flags::use_shift;
+    const auto pd = onednn::make_layer_norm_pd(engine.impl().engine, data_md, data_md, d.eps, flags,
+                                               onednn::make_attr());
+    onednn::PreparedArgs args{.inputs = {{DNNL_ARG_SRC, data_md}}, .dst = {DNNL_ARG_DST, data_md}};
+    // Copies, not views: the plan must not depend on the caller keeping gamma and beta alive.
+    if (use_scale) {
+      args.constants.emplace(DNNL_ARG_SCALE, onednn::reorder_into(engine, onednn::md_of(gamma),
+                                                                  gamma.data(), affine_md));
+    }
+    if (use_shift) {
+      args.constants.emplace(DNNL_ARG_SHIFT, onednn::reorder_into(engine, onednn::md_of(beta),
+                                                                  beta.data(), affine_md));
+    }
+    return onednn::PreparedPrimitive::create(engine, pd, std::move(args));
+  });
 }
 
 }  // namespace
@@ -189,7 +176,7 @@ struct LayerNormPlan::State {
   LayerNormDesc desc;
   Engine engine;
   KernelBackend backend = KernelBackend::OneDnn;
-  std::optional<OneDnnLayerNorm> onednn;
+  std::optional<onednn::PreparedPrimitive> onednn;
   std::optional<cpu::LayerNormAvx512> hand;
   std::string impl;
 };
@@ -233,11 +220,8 @@ LayerNormPlan LayerNormPlan::create(const Engine& engine, const LayerNormDesc& d
     state->hand = cpu::LayerNormAvx512::create(engine, d, gamma, beta);
     state->impl = std::string(cpu::LayerNormAvx512::kName);
   } else {
-    try {
-      state->onednn = create_onednn(engine, d, gamma, beta, state->impl);
-    } catch (const dnnl::error& e) {
-      onednn::rethrow_unsupported(e, key);
-    }
+    state->onednn = create_onednn(engine, d, gamma, beta, key);
+    state->impl = std::string(state->onednn->impl_name());
   }
   state->backend = backend;
   return LayerNormPlan(std::move(state));
@@ -254,10 +238,7 @@ void LayerNormPlan::run(ConstTensorView src, TensorView dst) const {
     s.hand->run(src.f32(), dst.f32());
     return;
   }
-  // oneDNN takes void*; src is only read.
-  s.onednn->src.set_data_handle(const_cast<std::byte*>(src.data()));
-  s.onednn->dst.set_data_handle(dst.data());
-  s.engine.impl().execute(s.onednn->primitive, s.onednn->args);
+  s.onednn->run({src.data()}, dst.data());
 }
 
 const LayerNormDesc& LayerNormPlan::desc() const { return state_->desc; }

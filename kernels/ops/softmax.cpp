@@ -11,6 +11,7 @@
 #include "kernels/cpu/softmax_rows_avx512.hpp"
 #include "kernels/error.hpp"
 #include "kernels/onednn/dnnl_util.hpp"
+#include "kernels/onednn/prepared_primitive.hpp"
 
 namespace hwnas {
 
@@ -74,26 +75,15 @@ namespace {
 // stay on oneDNN.
 bool hand_is_faster(const SoftmaxDesc& d) { return d.n <= cpu::SoftmaxRowsAvx512::kMaxRegisterRow; }
 
-struct OneDnnSoftmax {
-  dnnl::softmax_forward primitive;
-  dnnl::memory src, dst;
-  std::unordered_map<int, dnnl::memory> args;  // built once; see LayerNormPlan::State
-};
-
-OneDnnSoftmax create_onednn(const Engine& engine, const SoftmaxDesc& d, std::string& impl) {
-  using dnnl::memory;
-  const dnnl::engine& eng = engine.impl().engine;
-  const memory::desc data_md = onednn::md_dense({d.rows, d.n});
-  const auto pd = onednn::make_softmax_pd(eng, data_md, data_md, /*axis=*/1, onednn::make_attr());
-  OneDnnSoftmax s;
-  s.src = memory(data_md, eng, DNNL_MEMORY_NONE);
-  s.dst = memory(data_md, eng, DNNL_MEMORY_NONE);
-  s.args = {{DNNL_ARG_SRC, s.src},
-            {DNNL_ARG_DST, s.dst},
-            {DNNL_ARG_SCRATCHPAD, onednn::make_scratchpad(eng, pd.scratchpad_desc())}};
-  s.primitive = dnnl::softmax_forward(pd);
-  impl = onednn::impl_name_of(pd);
-  return s;
+onednn::PreparedPrimitive create_onednn(const Engine& engine, const SoftmaxDesc& d,
+                                        std::string_view key) {
+  return onednn::prepare(key, [&] {
+    const dnnl::memory::desc data_md = onednn::md_dense({d.rows, d.n});
+    const auto pd = onednn::make_softmax_pd(engine.impl().engine, data_md, data_md, /*axis=*/1,
+                                            onednn::make_attr());
+    return onednn::PreparedPrimitive::create(
+        engine, pd, {.inputs = {{DNNL_ARG_SRC, data_md}}, .dst = {DNNL_ARG_DST, data_md}});
+  });
 }
 
 }  // namespace
@@ -107,7 +97,7 @@ struct SoftmaxPlan::State {
   SoftmaxDesc desc;
   Engine engine;
   KernelBackend backend = KernelBackend::OneDnn;
-  std::optional<OneDnnSoftmax> onednn;  // empty on the hand path
+  std::optional<onednn::PreparedPrimitive> onednn;  // empty on the hand path
   std::string impl;
 };
 
@@ -128,11 +118,8 @@ SoftmaxPlan SoftmaxPlan::create(const Engine& engine, const SoftmaxDesc& d,
   if (backend == KernelBackend::Hand) {
     state->impl = std::string(cpu::SoftmaxRowsAvx512::kName);
   } else {
-    try {
-      state->onednn = create_onednn(engine, d, state->impl);
-    } catch (const dnnl::error& e) {
-      onednn::rethrow_unsupported(e, key);
-    }
+    state->onednn = create_onednn(engine, d, key);
+    state->impl = std::string(state->onednn->impl_name());
   }
   state->backend = backend;
   return SoftmaxPlan(std::move(state));
@@ -149,10 +136,7 @@ void SoftmaxPlan::run(ConstTensorView src, TensorView dst) const {
     cpu::SoftmaxRowsAvx512::run(d, src.f32(), dst.f32(), s.engine.threads());
     return;
   }
-  // oneDNN takes void*; src is only read.
-  s.onednn->src.set_data_handle(const_cast<std::byte*>(src.data()));
-  s.onednn->dst.set_data_handle(dst.data());
-  s.engine.impl().execute(s.onednn->primitive, s.onednn->args);
+  s.onednn->run({src.data()}, dst.data());
 }
 
 const SoftmaxDesc& SoftmaxPlan::desc() const { return state_->desc; }
