@@ -18,8 +18,6 @@ namespace {
 using testing::all_close;
 using testing::fresh_seed;
 
-Engine engine() { return Engine::cpu({.threads = 2 <= available_processors() ? 2 : 1}); }
-
 // Per activation (STYLE.md §6):
 //   none, relu: bitwise, a copy or a max against 0 rounds nothing;
 //   gelu_erf, hardswish: transcendental, 4e-6 relative (absolute below 1, testing::
@@ -60,7 +58,7 @@ TEST_P(EltwiseTest, MatchesFloat64Reference) {
   Tensor src = testing::random_tensor({d.numel}, rng, -6.f, 6.f);
   Tensor dst = Tensor::empty({d.numel});
   testing::poison(dst.view());
-  const EltwisePlan plan = EltwisePlan::create(engine(), d);
+  const EltwisePlan plan = EltwisePlan::create(testing::test_engine(), d);
   plan.run(src.view(), dst.view());
   EXPECT_TRUE(all_close(key, dst.view(), reference::eltwise(d, src.view()), tolerance(d.act)))
       << plan.impl_name();
@@ -72,7 +70,7 @@ TEST_P(EltwiseTest, InPlace) {
   std::mt19937_64 rng(fresh_seed(key));
   Tensor data = testing::random_tensor({d.numel}, rng, -6.f, 6.f);
   const auto ref = reference::eltwise(d, data.view());
-  EltwisePlan::create(engine(), d).run(data.view(), data.view());
+  EltwisePlan::create(testing::test_engine(), d).run(data.view(), data.view());
   EXPECT_TRUE(all_close(key, data.view(), ref, tolerance(d.act)));
 }
 
@@ -93,11 +91,7 @@ std::vector<EltwiseDesc> cases() {
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, EltwiseTest, ::testing::ValuesIn(cases()), [](const auto& p) {
-  std::string name = to_string(p.param);
-  for (char& c : name) {
-    if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
-  }
-  return name;
+  return testing::key_to_test_name(to_string(p.param));
 });
 
 TEST(Eltwise, StarReluUsesTheGivenCoefficients) {
@@ -108,7 +102,7 @@ TEST(Eltwise, StarReluUsesTheGivenCoefficients) {
   Tensor src = testing::random_tensor({d.numel}, rng, -6.f, 6.f);
   Tensor dst = Tensor::empty({d.numel});
   testing::poison(dst.view());
-  const EltwisePlan plan = EltwisePlan::create(engine(), d, star);
+  const EltwisePlan plan = EltwisePlan::create(testing::test_engine(), d, star);
   EXPECT_EQ(plan.impl_name(), "hand:star_relu");
   plan.run(src.view(), dst.view());
   EXPECT_TRUE(all_close(key, dst.view(), reference::eltwise(d, src.view(), star),
@@ -124,7 +118,7 @@ TEST(Eltwise, HardswishIsPyTorchsOnEveryOneDnnVersion) {
   Tensor src = Tensor::empty({d.numel}), dst = Tensor::empty({d.numel});
   std::copy(std::begin(points), std::end(points), src.f32());
   testing::poison(dst.view());
-  EltwisePlan::create(engine(), d).run(src.view(), dst.view());
+  EltwisePlan::create(testing::test_engine(), d).run(src.view(), dst.view());
   EXPECT_TRUE(all_close(to_string(d), dst.view(), reference::eltwise(d, src.view()),
                         tolerance(Activation::Hardswish)));
 }
@@ -132,7 +126,7 @@ TEST(Eltwise, HardswishIsPyTorchsOnEveryOneDnnVersion) {
 TEST(Eltwise, ImplNames) {
   for (std::string_view name : kActivationNames) {
     const Activation act = parse_activation(name);
-    const EltwisePlan plan = EltwisePlan::create(engine(), {.numel = 96, .act = act});
+    const EltwisePlan plan = EltwisePlan::create(testing::test_engine(), {.numel = 96, .act = act});
     const std::string_view expected_prefix = act == Activation::StarRelu ? "hand:" : "onednn:";
     EXPECT_EQ(plan.impl_name().substr(0, expected_prefix.size()), expected_prefix)
         << plan.impl_name();
@@ -155,7 +149,7 @@ TEST_P(EltwiseForcedTest, MatchesFloat64Reference) {
   Tensor src = testing::random_tensor({d.numel}, rng, -6.f, 6.f);
   Tensor dst = Tensor::empty({d.numel});
   testing::poison(dst.view());
-  const EltwisePlan plan = EltwisePlan::create(engine(), d, {}, {.backend = backend});
+  const EltwisePlan plan = EltwisePlan::create(testing::test_engine(), d, {}, {.backend = backend});
   EXPECT_EQ(plan.backend(), backend);
   EXPECT_EQ(plan.impl_name().starts_with("hand:"), backend == KernelBackend::Hand)
       << plan.impl_name();
@@ -180,12 +174,9 @@ std::vector<ForcedCase> forced_cases() {
 
 INSTANTIATE_TEST_SUITE_P(Backends, EltwiseForcedTest, ::testing::ValuesIn(forced_cases()),
                          [](const auto& p) {
-                           std::string name = std::string(to_string(p.param.backend)) + "_" +
-                                              to_string(p.param.desc);
-                           for (char& c : name) {
-                             if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
-                           }
-                           return name;
+                           return testing::key_to_test_name(
+                               std::string(to_string(p.param.backend)) + "_" +
+                               to_string(p.param.desc));
                          });
 
 // The hand kernels' edges: exp's clamp (|x| past 88), erfc's far tail, signed zero, tiny and huge
@@ -199,14 +190,15 @@ TEST(Eltwise, HandEdgeValues) {
     Tensor src = Tensor::empty({d.numel}), dst = Tensor::empty({d.numel});
     std::copy(std::begin(points), std::end(points), src.f32());
     testing::poison(dst.view());
-    EltwisePlan::create(engine(), d, {}, {.backend = KernelBackend::Hand}).run(src.view(), dst.view());
+    EltwisePlan::create(testing::test_engine(), d, {}, {.backend = KernelBackend::Hand})
+        .run(src.view(), dst.view());
     EXPECT_TRUE(all_close(to_string(d), dst.view(), reference::eltwise(d, src.view()),
                           tolerance(act)));
   }
 }
 
 TEST(EltwiseErrors, ForcedBackendThatCannotRunSaysWhy) {
-  const Engine eng = engine();
+  const Engine eng = testing::test_engine();
   try {
     EltwisePlan::create(eng, {.numel = 4, .act = Activation::Relu}, {},
                         {.backend = KernelBackend::Hand});
@@ -247,7 +239,7 @@ TEST(EltwiseCost, CountsFromTheFormula) {
 }
 
 TEST(EltwiseErrors, NameTheBadValue) {
-  const Engine eng = engine();
+  const Engine eng = testing::test_engine();
   try {
     EltwisePlan::create(eng, {.numel = 0, .act = Activation::Relu});
     FAIL() << "expected InvalidArgument";

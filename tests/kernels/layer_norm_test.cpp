@@ -17,8 +17,6 @@ namespace {
 using testing::all_close;
 using testing::fresh_seed;
 
-Engine engine() { return Engine::cpu({.threads = 2 <= available_processors() ? 2 : 1}); }
-
 // Reductions: 1e-5 * |ref| + 1e-6 per element (STYLE.md §6, testing::reduction_tolerance).
 const testing::Tolerance kTolerance = [](double ref, double, std::int64_t) {
   return testing::reduction_tolerance(ref);
@@ -50,7 +48,7 @@ TEST_P(LayerNormTest, MatchesFloat64Reference) {
   Tensor dst = Tensor::empty({d.rows, d.c});
   testing::poison(dst.view());
   const LayerNormPlan plan =
-      LayerNormPlan::create(engine(), d, affine.gamma.view(), affine.beta.view());
+      LayerNormPlan::create(testing::test_engine(), d, affine.gamma.view(), affine.beta.view());
   plan.run(src.view(), dst.view());
   const auto ref = reference::layer_norm(d, src.view(), affine.gamma.view(), affine.beta.view());
   EXPECT_TRUE(all_close(key, dst.view(), ref, kTolerance)) << plan.impl_name();
@@ -63,7 +61,7 @@ TEST_P(LayerNormTest, InPlace) {
   Tensor data = testing::random_tensor({d.rows, d.c}, rng);
   const Affine affine = random_affine(d, rng);
   const auto ref = reference::layer_norm(d, data.view(), affine.gamma.view(), affine.beta.view());
-  LayerNormPlan::create(engine(), d, affine.gamma.view(), affine.beta.view())
+  LayerNormPlan::create(testing::test_engine(), d, affine.gamma.view(), affine.beta.view())
       .run(data.view(), data.view());
   EXPECT_TRUE(all_close(key, data.view(), ref, kTolerance));
 }
@@ -79,13 +77,7 @@ INSTANTIATE_TEST_SUITE_P(
                       LayerNormDesc{.rows = 49, .c = 768},
                       // Swin-T stage 1 at 224x224: 56*56 tokens of 96 channels.
                       LayerNormDesc{.rows = 3136, .c = 96}),
-    [](const auto& p) {
-      std::string name = to_string(p.param);
-      for (char& c : name) {
-        if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
-      }
-      return name;
-    });
+    [](const auto& p) { return testing::key_to_test_name(to_string(p.param)); });
 
 // Each backend forced at odd sizes around the 16-lane vector (c = 1, 3, 19, 197), whole vectors
 // (96), a 49 that is neither and the widest Swin/ConvNeXt stage (768), with every affine mode, in
@@ -105,7 +97,7 @@ TEST_P(LayerNormForcedTest, MatchesFloat64Reference) {
   const Affine affine = random_affine(d, rng);
   Tensor dst = Tensor::empty({d.rows, d.c});
   testing::poison(dst.view());
-  const LayerNormPlan plan = LayerNormPlan::create(engine(), d, affine.gamma.view(),
+  const LayerNormPlan plan = LayerNormPlan::create(testing::test_engine(), d, affine.gamma.view(),
                                                    affine.beta.view(), {.backend = backend});
   EXPECT_EQ(plan.backend(), backend);
   EXPECT_EQ(plan.impl_name().starts_with("hand:"), backend == KernelBackend::Hand)
@@ -135,12 +127,8 @@ std::vector<ForcedCase> forced_cases() {
 
 INSTANTIATE_TEST_SUITE_P(Backends, LayerNormForcedTest, ::testing::ValuesIn(forced_cases()),
                          [](const auto& p) {
-                           std::string name = fmt::format("{}_{}", to_string(p.param.backend),
-                                                          to_string(p.param.desc));
-                           for (char& c : name) {
-                             if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
-                           }
-                           return name;
+                           return testing::key_to_test_name(fmt::format(
+                               "{}_{}", to_string(p.param.backend), to_string(p.param.desc)));
                          });
 
 // A constant row has variance 0: the output is beta exactly where the hand kernel subtracts the
@@ -154,7 +142,7 @@ TEST(LayerNorm, HandConstantRowGivesBeta) {
   const Affine affine = random_affine(d, rng);
   Tensor dst = Tensor::empty({d.rows, d.c});
   testing::poison(dst.view());
-  LayerNormPlan::create(engine(), d, affine.gamma.view(), affine.beta.view(),
+  LayerNormPlan::create(testing::test_engine(), d, affine.gamma.view(), affine.beta.view(),
                         {.backend = KernelBackend::Hand})
       .run(src.view(), dst.view());
   const auto ref = reference::layer_norm(d, src.view(), affine.gamma.view(), affine.beta.view());
@@ -165,7 +153,7 @@ TEST(LayerNorm, AutoIsDeterministic) {
   const LayerNormDesc d{.rows = 3136, .c = 96};
   EXPECT_EQ(layer_norm_auto_backend(d), layer_norm_auto_backend(d));
   Tensor g = Tensor::zeros({96}), b = Tensor::zeros({96});
-  EXPECT_EQ(LayerNormPlan::create(engine(), d, g.view(), b.view()).backend(),
+  EXPECT_EQ(LayerNormPlan::create(testing::test_engine(), d, g.view(), b.view()).backend(),
             layer_norm_auto_backend(d));
 }
 
@@ -199,7 +187,7 @@ void expect_invalid(const std::function<void()>& f, const std::string& substring
 }
 
 TEST(LayerNormErrors, NameTheBadValue) {
-  const Engine eng = engine();
+  const Engine eng = testing::test_engine();
   Tensor g = Tensor::zeros({4}), b = Tensor::zeros({4}), g5 = Tensor::zeros({5});
   Tensor g16 = Tensor::zeros({4}, DType::BF16);
   expect_invalid([&] { LayerNormPlan::create(eng, {.rows = 0, .c = 4}, g.view(), b.view()); },

@@ -18,8 +18,6 @@ namespace {
 using testing::all_close;
 using testing::fresh_seed;
 
-Engine engine() { return Engine::cpu({.threads = 2 <= available_processors() ? 2 : 1}); }
-
 // Reductions: 1e-5 * |ref| + 1e-6 per element (STYLE.md §6, testing::reduction_tolerance).
 const testing::Tolerance kTolerance = [](double ref, double, std::int64_t) {
   return testing::reduction_tolerance(ref);
@@ -36,7 +34,7 @@ TEST_P(SoftmaxTest, MatchesFloat64Reference) {
   Tensor src = testing::random_tensor({d.rows, d.n}, rng, -8.f, 8.f);
   Tensor dst = Tensor::empty({d.rows, d.n});
   testing::poison(dst.view());
-  const SoftmaxPlan plan = SoftmaxPlan::create(engine(), d);
+  const SoftmaxPlan plan = SoftmaxPlan::create(testing::test_engine(), d);
   plan.run(src.view(), dst.view());
   EXPECT_TRUE(all_close(key, dst.view(), reference::softmax(d, src.view()), kTolerance))
       << plan.impl_name();
@@ -48,7 +46,7 @@ TEST_P(SoftmaxTest, InPlace) {
   std::mt19937_64 rng(fresh_seed(key));
   Tensor data = testing::random_tensor({d.rows, d.n}, rng, -8.f, 8.f);
   const auto ref = reference::softmax(d, data.view());
-  SoftmaxPlan::create(engine(), d).run(data.view(), data.view());
+  SoftmaxPlan::create(testing::test_engine(), d).run(data.view(), data.view());
   EXPECT_TRUE(all_close(key, data.view(), ref, kTolerance));
 }
 
@@ -59,13 +57,7 @@ INSTANTIATE_TEST_SUITE_P(
                       SoftmaxDesc{.rows = 57, .n = 96}, SoftmaxDesc{.rows = 2, .n = 3136},
                       // Swin-T stage 1: 64 windows x 3 heads x 49 queries, 7x7 keys.
                       SoftmaxDesc{.rows = 9408, .n = 49}),
-    [](const auto& p) {
-      std::string name = to_string(p.param);
-      for (char& c : name) {
-        if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
-      }
-      return name;
-    });
+    [](const auto& p) { return testing::key_to_test_name(to_string(p.param)); });
 
 // Logits near 100 overflow exp() in f32 (max ~88.7) unless the row maximum is subtracted first.
 TEST(Softmax, LargeLogitsStayFinite) {
@@ -75,7 +67,7 @@ TEST(Softmax, LargeLogitsStayFinite) {
   Tensor src = testing::random_tensor({d.rows, d.n}, rng, 90.f, 100.f);
   Tensor dst = Tensor::empty({d.rows, d.n});
   testing::poison(dst.view());
-  SoftmaxPlan::create(engine(), d).run(src.view(), dst.view());
+  SoftmaxPlan::create(testing::test_engine(), d).run(src.view(), dst.view());
   EXPECT_TRUE(all_close(key, dst.view(), reference::softmax(d, src.view()), kTolerance));
 }
 
@@ -96,7 +88,7 @@ TEST_P(SoftmaxForcedTest, MatchesFloat64Reference) {
   Tensor src = testing::random_tensor({d.rows, d.n}, rng, -8.f, 8.f);
   Tensor dst = Tensor::empty({d.rows, d.n});
   testing::poison(dst.view());
-  const SoftmaxPlan plan = SoftmaxPlan::create(engine(), d, {.backend = backend});
+  const SoftmaxPlan plan = SoftmaxPlan::create(testing::test_engine(), d, {.backend = backend});
   EXPECT_EQ(plan.backend(), backend);
   EXPECT_EQ(plan.impl_name().starts_with("hand:"), backend == KernelBackend::Hand)
       << plan.impl_name();
@@ -122,12 +114,8 @@ std::vector<ForcedCase> forced_cases() {
 
 INSTANTIATE_TEST_SUITE_P(Backends, SoftmaxForcedTest, ::testing::ValuesIn(forced_cases()),
                          [](const auto& p) {
-                           std::string name = fmt::format("{}_{}", to_string(p.param.backend),
-                                                          to_string(p.param.desc));
-                           for (char& c : name) {
-                             if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
-                           }
-                           return name;
+                           return testing::key_to_test_name(fmt::format(
+                               "{}_{}", to_string(p.param.backend), to_string(p.param.desc)));
                          });
 
 // Logits of +-100 (past exp's f32 range either side of the row maximum) through the hand kernel,
@@ -140,7 +128,8 @@ TEST(Softmax, HandLargeLogitsStayFinite) {
     Tensor src = testing::random_tensor({d.rows, d.n}, rng, -100.f, 100.f);
     Tensor dst = Tensor::empty({d.rows, d.n});
     testing::poison(dst.view());
-    SoftmaxPlan::create(engine(), d, {.backend = KernelBackend::Hand}).run(src.view(), dst.view());
+    SoftmaxPlan::create(testing::test_engine(), d, {.backend = KernelBackend::Hand})
+        .run(src.view(), dst.view());
     EXPECT_TRUE(all_close(key, dst.view(), reference::softmax(d, src.view()), kTolerance));
   }
 }
@@ -148,7 +137,7 @@ TEST(Softmax, HandLargeLogitsStayFinite) {
 TEST(Softmax, AutoIsDeterministic) {
   const SoftmaxDesc d{.rows = 9408, .n = 49};
   EXPECT_EQ(softmax_auto_backend(d), softmax_auto_backend(d));
-  EXPECT_EQ(SoftmaxPlan::create(engine(), d).backend(), softmax_auto_backend(d));
+  EXPECT_EQ(SoftmaxPlan::create(testing::test_engine(), d).backend(), softmax_auto_backend(d));
 }
 
 TEST(SoftmaxKey, RoundTrips) {
@@ -165,7 +154,7 @@ TEST(SoftmaxCost, FivePerElement) {
 }
 
 TEST(SoftmaxErrors, NameTheBadValue) {
-  const Engine eng = engine();
+  const Engine eng = testing::test_engine();
   try {
     SoftmaxPlan::create(eng, {.rows = 4, .n = 0});
     FAIL() << "expected InvalidArgument";
