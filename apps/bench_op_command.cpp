@@ -2,7 +2,6 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cstdio>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -95,14 +94,8 @@ MeasurementRow to_row(const Result& r, std::int64_t run_id, int threads) {
   if (r.measurement.remeasures > 0) flags += "remeasured,";
   if (!flags.empty()) flags.pop_back();
   nlohmann::json params = nlohmann::json::object();
+  for (const auto& [name, value] : r.workload->params) params[name] = value;
   const std::string& key = r.workload->key;
-  for (std::size_t pos = key.find(':') + 1; pos < key.size();) {
-    const std::size_t comma = std::min(key.find(',', pos), key.size());
-    const std::string pair = key.substr(pos, comma - pos);
-    const std::size_t eq = pair.find('=');
-    params[pair.substr(0, eq)] = pair.substr(eq + 1);
-    pos = comma + 1;
-  }
   return {.run_id = run_id,
           .kind = MeasurementKind::Op,
           .key = key,

@@ -33,7 +33,10 @@ const OpEntry& find_op(std::string_view name) {
 Workload make_workload(const Engine& engine, std::string_view op, std::span<const std::string> assignments,
                        std::uint64_t seed) {
   const OpEntry& entry = find_op(op);
-  return entry.make(engine, Params::parse(entry.name, entry.params, assignments), seed);
+  const Params params = Params::parse(entry.name, entry.params, assignments);
+  Workload workload = entry.make(engine, params, seed);
+  workload.params = params.values();
+  return workload;
 }
 
 std::vector<SuiteEntry> backbone_suite() {

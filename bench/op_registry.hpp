@@ -10,6 +10,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "kernels/engine.hpp"
@@ -20,6 +21,7 @@ namespace hwnas {
 
 struct Workload {
   std::string key;                 // canonical key of the op config
+  std::vector<std::pair<std::string, std::string>> params;  // every parameter, (name, text)
   OpCost cost;
   std::string impl;                // implementation that runs, e.g. "onednn:brg:avx512_core"
   double working_set_bytes = 0;    // bytes touched by one run: picks the roofline's memory level

@@ -55,6 +55,8 @@ class Params {
   std::vector<std::int64_t> integers(std::string_view name) const;  // an IntegerList
   const std::string& word(std::string_view name) const;
   const std::string& op() const { return op_; }
+  // Every parameter as (name, text), in spec order.
+  const std::vector<std::pair<std::string, std::string>>& values() const { return values_; }
 
   // The canonical key: every parameter in spec order.
   std::string key() const;

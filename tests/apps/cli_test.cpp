@@ -150,6 +150,9 @@ TEST_F(CliTest, BenchOpMeasuresStoresAndPrintsJson) {
   EXPECT_EQ(rows[0].median_ms, j["median_ms"]);
   EXPECT_EQ(rows[0].repro, j["repro"]);
   EXPECT_EQ(rows[0].impl, j["impl"]);
+  const auto params = nlohmann::json::parse(rows[0].params_json);
+  EXPECT_EQ(params, (nlohmann::json{
+                        {"m", "49"}, {"k", "96"}, {"n", "384"}, {"bias", "1"}, {"act", "none"}}));
 }
 
 TEST_F(CliTest, DamagedDatabaseIsAClearErrorAndIsLeftAlone) {
