@@ -11,11 +11,15 @@
 namespace hwnas {
 
 std::span<const OpEntry> op_registry() {
-  static const std::vector<OpEntry> kEntries = {
-      linear_entry(),  matmul_entry(),  layer_norm_entry(),      batch_norm_entry(), softmax_entry(),
-      eltwise_entry(), binary_entry(),  pool_entry(),            global_avg_pool_entry(), permute_entry(),
-      conv2d_entry(),  dwconv_entry(),
-  };
+  static const std::vector<OpEntry> kEntries = [] {
+    std::vector<OpEntry> entries = {
+        linear_entry(),          matmul_entry(),  layer_norm_entry(), batch_norm_entry(),
+        softmax_entry(),         eltwise_entry(), binary_entry(),     pool_entry(),
+        global_avg_pool_entry(), permute_entry(), conv2d_entry(),     dwconv_entry(),
+    };
+    for (OpEntry& mixer : mixer_op_entries()) entries.push_back(std::move(mixer));
+    return entries;
+  }();
   return kEntries;
 }
 
@@ -77,6 +81,48 @@ std::vector<SuiteEntry> backbone_suite() {
                      where + " PoolFormer pooling"});
   }
   suite.push_back({"global_avg_pool", {"n=1", "h=7", "w=7", "c=768"}, "head pooling"});
+  return suite;
+}
+
+std::vector<SuiteEntry> mixer_suite() {
+  struct Stage {
+    int index;
+    std::int64_t side, c, pvt_sr, cswin_sw, dinat_dilation;
+  };
+  // Stage shapes as backbone_suite(); each mixer with the per-stage settings of its paper's tiny
+  // model: PVTv2 spatial reduction 8/4/2/1, CSWin-T stripes 1/2/7/7 (one branch in stage 4), DiNAT
+  // dilations 8/4/2/1, head dim 32 (Swin-T), SHViT's partial ratio ~1/4, EfficientViT's key dim 16.
+  constexpr Stage kStages[] = {
+      {1, 56, 96, 8, 1, 8}, {2, 28, 192, 4, 2, 4}, {3, 14, 384, 2, 7, 2}, {4, 7, 768, 1, 7, 1}};
+  constexpr std::int64_t kHeadDim = 32;
+  const auto n = [](std::int64_t v) { return std::to_string(v); };
+  std::vector<SuiteEntry> suite;
+  for (const Stage& s : kStages) {
+    const std::string where = fmt::format("stage {} ({}x{}x{})", s.index, s.side, s.side, s.c);
+    const std::vector<std::string> hwc = {"h=" + n(s.side), "w=" + n(s.side), "c=" + n(s.c)};
+    const std::string heads = "heads=" + n(s.c / kHeadDim);
+    const auto add = [&](std::string op, std::vector<std::string> extra, std::string note) {
+      std::vector<std::string> words = hwc;
+      words.insert(words.end(), extra.begin(), extra.end());
+      suite.push_back({std::move(op), std::move(words), where + " " + std::move(note)});
+    };
+    add("mhsa", {heads, "sr_ratio=" + n(s.pvt_sr)}, "global MHSA, PVTv2 K/V reduction");
+    add("window_attention", {heads, "window=7", "shift=3"}, "Swin shifted 7x7 windows");
+    add("cswin_attention",
+        {heads, "sw=" + n(s.cswin_sw), s.index == 4 ? "branches=1" : "branches=2"},
+        "CSWin cross-shaped stripes + LePE");
+    add("neighborhood_attention", {heads, "kernel=7", "dilation=1"}, "NAT 7x7 neighborhood");
+    if (s.dinat_dilation > 1) {
+      add("neighborhood_attention", {heads, "kernel=7", "dilation=" + n(s.dinat_dilation)},
+          "DiNAT dilated 7x7");
+    }
+    add("linear_attention", {heads, "feature_map=elu1"}, "linear attention, elu+1");
+    add("single_head_attention", {"pdim=" + n(s.c / 4), "qk_dim=16"},
+        "SHViT single head on c/4 channels");
+    add("cascaded_group_attention", {"heads=4", "key_dim=16", "window=7", "kernel=5"},
+        "EfficientViT cascaded group attention");
+    add("channel_attention", {heads}, "DaViT channel attention");
+  }
   return suite;
 }
 

@@ -56,4 +56,8 @@ struct SuiteEntry {
 // `hwnas bench-op --suite backbone`, hwnas_micro and bench/RESULTS.md.
 std::vector<SuiteEntry> backbone_suite();
 
+// The token mixers (kernels/mixers/) at the same four stage shapes, each with the settings its
+// paper's tiny model uses there. `hwnas bench-op --suite mixers`, hwnas_micro and bench/RESULTS.md.
+std::vector<SuiteEntry> mixer_suite();
+
 }  // namespace hwnas

@@ -1,6 +1,6 @@
-// hwnas_micro: Google Benchmark registrations of every op in the backbone shape suite
-// (hwnas::backbone_suite), named by canonical key so --benchmark_filter and the JSON output join the
-// store without glue.
+// hwnas_micro: Google Benchmark registrations of every op in the backbone and mixer shape suites
+// (hwnas::backbone_suite, hwnas::mixer_suite), named by canonical key so --benchmark_filter and the
+// JSON output join the store without glue.
 //
 //   hwnas_micro --hwnas_threads=2 --benchmark_out=micro.json --benchmark_out_format=json
 //
@@ -44,7 +44,9 @@ int main(int argc, char** argv) {
     const int threads = take_threads_flag(argc, argv);
     const hwnas::Engine engine = hwnas::Engine::cpu({.threads = threads});
     std::uint64_t seed = 1;
-    for (const hwnas::SuiteEntry& entry : hwnas::backbone_suite()) {
+    std::vector<hwnas::SuiteEntry> suite = hwnas::backbone_suite();
+    for (hwnas::SuiteEntry& mixer : hwnas::mixer_suite()) suite.push_back(std::move(mixer));
+    for (const hwnas::SuiteEntry& entry : suite) {
       auto workload = std::make_shared<hwnas::Workload>(
           hwnas::make_workload(engine, entry.op, entry.assignments, seed++));
       benchmark::RegisterBenchmark(workload->key.c_str(),

@@ -1,6 +1,8 @@
 // One factory per op; op_registry.cpp lists them in the order `bench-op --list` prints.
 #pragma once
 
+#include <vector>
+
 #include "bench/op_registry.hpp"
 
 namespace hwnas {
@@ -17,5 +19,7 @@ OpEntry global_avg_pool_entry();
 OpEntry permute_entry();
 OpEntry conv2d_entry();
 OpEntry dwconv_entry();
+// One entry per token mixer of kernels/mixers/mixer_registry.hpp, in its order.
+std::vector<OpEntry> mixer_op_entries();
 
 }  // namespace hwnas
