@@ -108,8 +108,10 @@ std::vector<SuiteEntry> mixer_suite() {
     };
     add("mhsa", {heads, "sr_ratio=" + n(s.pvt_sr)}, "global MHSA, PVTv2 K/V reduction");
     add("window_attention", {heads, "window=7", "shift=3"}, "Swin shifted 7x7 windows");
+    // Two branches split the heads in halves, so CSWin needs an even count: 96 channels get 2 heads of 48.
+    const std::int64_t cswin_heads = s.index == 4 ? s.c / kHeadDim : (s.c / kHeadDim) / 2 * 2;
     add("cswin_attention",
-        {heads, "sw=" + n(s.cswin_sw), s.index == 4 ? "branches=1" : "branches=2"},
+        {"heads=" + n(cswin_heads), "sw=" + n(s.cswin_sw), s.index == 4 ? "branches=1" : "branches=2"},
         "CSWin cross-shaped stripes + LePE");
     add("neighborhood_attention", {heads, "kernel=7", "dilation=1"}, "NAT 7x7 neighborhood");
     if (s.dinat_dilation > 1) {
