@@ -9,6 +9,10 @@ and/or in extra key=value words (e.g. backend=onednn vs backend=hand).
   bench/compare.py --a build/system/apps/hwnas --b build/release/apps/hwnas --rounds 5 \
       --op "linear m=3136 k=96 n=384" --op "softmax rows=9408 n=49"
   bench/compare.py --a-words backend=onednn --b-words backend=hand --op "dwconv h=56 w=56 c=96 k=7"
+  bench/compare.py --a-name window --b-name NA --op "window_attention h=56 w=56 c=96 heads=3" \
+      --vs "neighborhood_attention h=56 w=56 c=96 heads=3 kernel=7"
+
+With --vs, B times a different op config than A (the n-th --vs pairs with the n-th --op).
 
 Prints a Markdown table; B's GFLOP/s, GB/s and roofline fraction are medians over the rounds.
 Standard library only (runs on Debian's /usr/bin/python3).
@@ -37,9 +41,12 @@ def main():
     p.add_argument("--a-name", default="A")
     p.add_argument("--b-name", default="B")
     p.add_argument("--op", action="append", required=True, help='"OP key=value ..." (repeatable)')
+    p.add_argument("--vs", action="append", default=[], help='B runs this "OP key=value ..." instead of --op')
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args()
+    if args.vs and len(args.vs) != len(args.op):
+        p.error(f"--vs given {len(args.vs)} times for {len(args.op)} --op; give one per --op or none")
 
     with tempfile.TemporaryDirectory() as tmp:
         db_a, db_b = str(Path(tmp) / "a.db"), str(Path(tmp) / "b.db")
@@ -47,12 +54,15 @@ def main():
               f"ratio, median [min, max] of {args.rounds} rounds | {args.b_name} GFLOP/s | {args.b_name} GB/s "
               f"| {args.b_name} roofline | {args.a_name} impl | {args.b_name} impl |")
         print("|---|---|---|---|---|---|---|---|---|")
-        for op in args.op:
+        for index, op in enumerate(args.op):
             words = op.split()
+            b_words = args.vs[index].split() if args.vs else words
+            if args.vs:
+                op = f"{op}` vs `{args.vs[index]}"
             ratios, a_ms, b_ms, b_runs = [], [], [], []
             for _ in range(args.rounds):
                 ra = bench(args.a, words + args.a_words.split(), args.threads, db_a)
-                rb = bench(args.b, words + args.b_words.split(), args.threads, db_b)
+                rb = bench(args.b, b_words + args.b_words.split(), args.threads, db_b)
                 a_ms.append(ra["median_ms"])
                 b_ms.append(rb["median_ms"])
                 b_runs.append(rb)
