@@ -76,6 +76,13 @@ TEST_F(CliTest, BadInputIsOneLineExitTwoAndWritesNothing) {
       {"device --threads 100000", "threads=100000"},
       {"frobnicate", "unknown command 'frobnicate'"},
       {"bench-op linear --policy slow", "--policy slow"},
+      // The attention mixers' bad parameters the issue names, each with its value.
+      {"bench-op window_attention c=96 heads=5", "heads=5"},
+      {"bench-op mhsa c=96 heads=7", "heads=7"},
+      {"bench-op neighborhood_attention kernel=6", "kernel=6"},
+      {"bench-op neighborhood_attention h=5 w=5 kernel=7", "kernel=7"},
+      {"bench-op neighborhood_attention h=20 w=20 kernel=7 dilation=3", "dilation=3"},
+      {"bench-op window_attention window=7 shift=7", "shift=7"},
   };
   for (const auto& [args, message] : cases) {
     const Result r = hwnas(args + " --db " + db_);
@@ -99,11 +106,24 @@ TEST_F(CliTest, ListNamesEveryOpWithKeysAndRanges) {
   const Result r = hwnas("bench-op --list");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   for (const char* op : {"linear", "matmul", "conv2d", "dwconv", "layer_norm", "batch_norm", "softmax", "eltwise",
-                         "binary", "pool", "global_avg_pool", "permute"}) {
+                         "binary", "pool", "global_avg_pool", "permute", "mhsa", "window_attention",
+                         "cswin_attention", "neighborhood_attention", "linear_attention", "single_head_attention",
+                         "cascaded_group_attention", "channel_attention"}) {
     EXPECT_NE(r.out.find(std::string(op) + " "), std::string::npos) << op;
   }
   EXPECT_NE(r.out.find("default 3136"), std::string::npos);
   EXPECT_NE(r.out.find("{none, relu, gelu_erf"), std::string::npos);
+}
+
+// The issue's own example line, verbatim apart from the quick policy and the test database.
+TEST_F(CliTest, WindowAttentionAsTheIssueWritesIt) {
+  const Result r = hwnas(
+      "bench-op window_attention h=56 w=56 c=96 heads=3 window=7 shift=3 --json --policy quick --threads 1 --db " + db_);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["key"].get<std::string>().rfind("window_attention:", 0), 0u) << j["key"];
+  EXPECT_GT(j["median_ms"].get<double>(), 0.0);
+  EXPECT_GT(j["gflops"].get<double>(), 0.0);
 }
 
 TEST_F(CliTest, DeviceJsonHasTheFingerprintKeysAndIsStored) {
