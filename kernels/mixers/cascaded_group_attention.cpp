@@ -264,7 +264,7 @@ void CascadedGroupAttentionPlan::run(ConstTensorView src, TensorView dst) const 
   HWNAS_ASSERT(dst.is_contiguous() && dst.shape() == Shape({d.n, d.h, d.w, d.c}));
   const int threads = s.threads;
   const std::int64_t c = d.c, hd = d.c / d.heads, kd = d.key_dim, k = d.kernel, r = k / 2;
-  const std::int64_t n_tok = g.tokens(), windows = d.n * g.nh * g.nw, t_all = windows * n_tok;
+  const std::int64_t n_tok = g.tokens(), windows = d.n * g.nh * g.nw;
   const std::int64_t qkv_ld = 2 * kd + hd;
   const std::int64_t per_sample = g.nh * g.nw;
 
@@ -275,24 +275,31 @@ void CascadedGroupAttentionPlan::run(ConstTensorView src, TensorView dst) const 
     x = wx * g.ww + t % g.ww;
     return n;
   };
-  const float* x_win = src.f32();
-  if (!s.identity_partition) {
-    float* out = s.windowed.f32();
+  // Window order (a copy with zero padding, unless it is the NHWC order already), and head 0's
+  // input: its chunk of every token.
+  const bool identity = s.identity_partition;
+  const float* x_win = identity ? src.f32() : s.windowed.f32();
+  {
+    float* out = identity ? nullptr : s.windowed.f32();
     const float* in = src.f32();
+    float* feat0 = s.feat.f32();
 #pragma omp parallel for num_threads(threads) schedule(static)
     for (std::int64_t win = 0; win < windows; ++win) {
       for (std::int64_t t = 0; t < n_tok; ++t) {
-        std::int64_t y = 0, x = 0;
-        const std::int64_t n = pixel(win, t, y, x);
-        float* row = out + (win * n_tok + t) * c;
-        if (y < d.h && x < d.w) {
-          std::copy_n(in + ((n * d.h + y) * d.w + x) * c, c, row);
-        } else {
-          std::fill_n(row, c, 0.f);
+        const std::int64_t row_index = win * n_tok + t;
+        if (!identity) {
+          std::int64_t y = 0, x = 0;
+          const std::int64_t n = pixel(win, t, y, x);
+          float* row = out + row_index * c;
+          if (y < d.h && x < d.w) {
+            std::copy_n(in + ((n * d.h + y) * d.w + x) * c, c, row);
+          } else {
+            std::fill_n(row, c, 0.f);
+          }
         }
+        std::copy_n(x_win + row_index * c, hd, feat0 + row_index * hd);
       }
     }
-    x_win = s.windowed.f32();
   }
 
   float* feat = s.feat.f32();
@@ -302,22 +309,6 @@ void CascadedGroupAttentionPlan::run(ConstTensorView src, TensorView dst) const 
   const std::int64_t scratch_stride = s.scratch_stride, tile_offset = s.tile_offset;
   const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(kd)));
   for (std::int64_t head = 0; head < d.heads; ++head) {
-    // The cascade: this head's input is its chunk plus the previous head's output, which is then
-    // no longer needed before the ReLU and is rectified in place.
-#pragma omp parallel for num_threads(threads) schedule(static)
-    for (std::int64_t t = 0; t < t_all; ++t) {
-      const float* chunk = x_win + t * c + head * hd;
-      float* f = feat + t * hd;
-      if (head == 0) {
-        std::copy_n(chunk, hd, f);
-      } else {
-        float* prev = concat + t * c + (head - 1) * hd;
-        for (std::int64_t ch = 0; ch < hd; ++ch) {
-          f[ch] = chunk[ch] + prev[ch];
-          prev[ch] = std::max(prev[ch], 0.f);
-        }
-      }
-    }
     s.qkv[static_cast<std::size_t>(head)].run(s.feat.cview(), s.qkv_out.view());
 
     const float* dw_w = s.dw_weight.f32() + head * k * k * kd;
@@ -362,12 +353,17 @@ void CascadedGroupAttentionPlan::run(ConstTensorView src, TensorView dst) const 
                              .dv = hd,
                              .scale = scale},
                             mine + tile_offset);
-        if (last) {
-          for (std::int64_t row = 0; row < m; ++row) {
-            for (std::int64_t ch = 0; ch < hd; ++ch)
-              o[row * c + ch] = std::max(o[row * c + ch], 0.f);
-          }
+      }
+      // The cascade, while the window is in cache: the next head's input is its chunk plus this
+      // head's output, which is then no longer needed before the ReLU and is rectified in place.
+      for (std::int64_t row = win * n_tok; row < (win + 1) * n_tok; ++row) {
+        float* out = concat + row * c + head * hd;
+        if (!last) {
+          const float* chunk = x_win + row * c + (head + 1) * hd;
+          float* f = feat + row * hd;
+          for (std::int64_t ch = 0; ch < hd; ++ch) f[ch] = chunk[ch] + out[ch];
         }
+        for (std::int64_t ch = 0; ch < hd; ++ch) out[ch] = std::max(out[ch], 0.f);
       }
     }
   }
