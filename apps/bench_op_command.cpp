@@ -173,6 +173,8 @@ void run(const BenchOpOptions& options) {
   Store store = Store::open(options.common.db);
   const DeviceContext device = register_device(store, engine);
   const Roofline roofline = roofline_for(store, engine, device, policy);
+  constexpr double kRooflineSuspect = 1.15;
+  bool warned_roofline = false;
   const int threads = engine.threads();
   const nlohmann::json config = {{"suite", options.suite},  {"words", options.words}, {"threads", threads},
                                  {"policy", options.policy}, {"seed", options.seed},   {"ci_rel", policy.ci_rel}};
@@ -202,6 +204,14 @@ void run(const BenchOpOptions& options) {
     r.gbps = w.cost.bytes / (median.count() * 1e6);
     r.attainable_gflops = attainable_gflops(roofline, w.cost.flops, w.cost.bytes, w.working_set_bytes);
     r.roofline_fraction = roofline_fraction(roofline, w.cost, median, w.working_set_bytes);
+    // Beating the roofline by more than the noise means the stored ceilings are too low: typically
+    // they were measured while something else loaded the machine, and every fraction since is inflated.
+    if (r.roofline_fraction > kRooflineSuspect && !warned_roofline) {
+      log::warn("bench-op", "key={} runs at {:.0f} % of the stored roofline: the roofline was probably measured "
+                "under load; re-measure it with `hwnas device --roofline --threads {}`",
+                w.key, 100 * r.roofline_fraction, threads);
+      warned_roofline = true;
+    }
     // Each measurement is committed as it completes: a killed suite keeps what it finished.
     r.measurement_id = store.add_measurement(to_row(r, run_scope.id(), threads));
     log::info("bench-op", "{}/{} key={} median_ms={:.4f} cv={:.3f} n={} impl={}", i + 1, workloads.size(), w.key,
