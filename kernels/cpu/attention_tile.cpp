@@ -45,10 +45,10 @@ void attention_tile_generic(const AttentionTile& t, float* scratch) noexcept {
 std::int64_t attention_tile_scratch_floats(std::int64_t m, std::int64_t n, std::int64_t dk,
                                            std::int64_t dv) {
   (void)m;
-  (void)dv;
   // The AVX-512 layout (attention_tile_impl.hpp); the generic path needs n <= this.
   const std::int64_t np = (n + 15) / 16 * 16;
-  return (dk + detail::kAttentionRowBlock) * np;
+  const std::int64_t dvp = (dv + 15) / 16 * 16;
+  return (dk + dvp + detail::kAttentionRowBlock) * np;
 }
 
 void attention_tile(const AttentionTile& tile, float* scratch) noexcept {

@@ -34,9 +34,10 @@ struct AttentionTile {
   float scale = 1.f;
 };
 
-// Floats of scratch one call needs (64-byte aligned by the caller): (dk + 6) * round_up(n, 16),
-// independent of m and dv, so query blocks of any size share one buffer per thread. K is transposed
-// into it once per call, so a larger m amortises that (and the strided reads of K) over more rows.
+// Floats of scratch one call needs (64-byte aligned by the caller): (dk + round_up(dv, 16) + 6) *
+// round_up(n, 16), independent of m, so query blocks of any size share one buffer per thread. K is
+// transposed and V copied into it once per call, so a larger m amortises that (and the strided
+// reads of K and V) over more rows.
 std::int64_t attention_tile_scratch_floats(std::int64_t m, std::int64_t n, std::int64_t dk,
                                            std::int64_t dv);
 

@@ -5,6 +5,7 @@
 // Scratch: both take the buffer sized by attention_tile_scratch_floats() (64-byte aligned). The
 // AVX-512 path lays it out as
 //   kt [dk, np]          K transposed, np = n rounded up to 16, columns n .. np zero
+//   vt [n, dvp]          V copied contiguous, dvp = dv rounded up to 16, columns dv .. dvp zero
 //   s  [kRowBlock, np]   scaled logits, then unnormalised probabilities, of one block of query rows
 // the generic one uses its first n floats as one row of logits.
 #pragma once

@@ -205,6 +205,9 @@ std::vector<Case> cases() {
   out.push_back({.m = 7, .n = 33, .dk = 16, .dv = 113});
   out.push_back({.m = 64, .n = 3136, .dk = 32, .dv = 32});
   out.push_back({.m = 13, .n = 785, .dk = 16, .dv = 16, .bias = true});
+  // From 128 keys V is copied into scratch: a dv tail there, and the row block's remainder.
+  out.push_back({.m = 11, .n = 130, .dk = 17, .dv = 49, .bias = true, .mask = true});
+  out.push_back({.m = 1, .n = 128, .dk = 32, .dv = 80});
   out.push_back({.m = 5, .n = 9, .dk = 1, .dv = 1});
   return out;
 }
