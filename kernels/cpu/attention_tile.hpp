@@ -44,8 +44,9 @@ std::int64_t attention_tile_scratch_floats(std::int64_t m, std::int64_t n, std::
 // Computes the tile; o must not overlap q, k, v or bias. m, n, dk, dv >= 1.
 void attention_tile(const AttentionTile& tile, float* scratch) noexcept;
 
-// Single-threaded on one Zen 5 core (2.6 GHz base), 4*m*n*d FLOPs: 49x49x32 ~2.5 us (~120 GFLOP/s),
-// 64x3136x32 ~0.28 ms (~90 GFLOP/s), 15-20x the generic path (interleaved, same process).
+// Single-threaded on one Zen 5 core (2.6 GHz base), 4*m*n*d FLOPs, medians interleaved with the
+// generic path in one process: 49x49x32 2.5 us (~120 GFLOP/s, 16x generic), 64x3136x32 0.19 ms
+// (~135 GFLOP/s, 22x), 392x392x32 (CSWin sw=7) ~170 GFLOP/s; the machine was shared, so +-15%.
 // "avx512" or "generic": the implementation attention_tile() dispatches to on this CPU.
 const char* attention_tile_impl() noexcept;
 
