@@ -3,16 +3,17 @@
 #include <algorithm>
 #include <cmath>
 
-namespace hwnas::cpu {
-namespace {
+#include "kernels/cpu/attention_tile_impl.hpp"
 
-// Portable path: S = scale * Q K^T (+ bias), row softmax, O = P V. Loops are ordered so the
-// compiler can vectorise the inner one (contiguous rows).
+namespace hwnas::cpu {
+namespace detail {
+
+// Portable path: one query row at a time, S = scale * q K^T (+ bias), softmax, o = p V. Loops are
+// ordered so the compiler can vectorise the inner one (contiguous rows).
 void attention_tile_generic(const AttentionTile& t, float* scratch) noexcept {
-  float* s = scratch;  // [m, n]
+  float* srow = scratch;  // [n]
   for (std::int64_t i = 0; i < t.m; ++i) {
     const float* q = t.q + i * t.q_stride;
-    float* srow = s + i * t.n;
     float row_max = -INFINITY;
     for (std::int64_t j = 0; j < t.n; ++j) {
       const float* k = t.k + j * t.k_stride;
@@ -39,19 +40,28 @@ void attention_tile_generic(const AttentionTile& t, float* scratch) noexcept {
   }
 }
 
-}  // namespace
+}  // namespace detail
 
 std::int64_t attention_tile_scratch_floats(std::int64_t m, std::int64_t n, std::int64_t dk,
                                            std::int64_t dv) {
-  (void)dk;
-  (void)dv;
-  return m * n + 16;
+  (void)m;
+  // The AVX-512 layout (attention_tile_impl.hpp); the generic path needs n <= this.
+  const std::int64_t np = (n + 15) / 16 * 16;
+  const std::int64_t dvp = (dv + 15) / 16 * 16;
+  return (dk + dvp + detail::kAttentionRowBlock) * np;
 }
 
 void attention_tile(const AttentionTile& tile, float* scratch) noexcept {
-  attention_tile_generic(tile, scratch);
+  static const bool avx512 = detail::attention_tile_has_avx512();
+  if (avx512) {
+    detail::attention_tile_avx512(tile, scratch);
+  } else {
+    detail::attention_tile_generic(tile, scratch);
+  }
 }
 
-const char* attention_tile_impl() noexcept { return "generic"; }
+const char* attention_tile_impl() noexcept {
+  return detail::attention_tile_has_avx512() ? "avx512" : "generic";
+}
 
 }  // namespace hwnas::cpu

@@ -34,13 +34,19 @@ struct AttentionTile {
   float scale = 1.f;
 };
 
-// Floats of scratch one call needs (64-byte aligned by the caller).
+// Floats of scratch one call needs (64-byte aligned by the caller): (dk + round_up(dv, 16) + 6) *
+// round_up(n, 16), independent of m, so query blocks of any size share one buffer per thread. K is
+// transposed and V copied into it once per call, so a larger m amortises that (and the strided
+// reads of K and V) over more rows.
 std::int64_t attention_tile_scratch_floats(std::int64_t m, std::int64_t n, std::int64_t dk,
                                            std::int64_t dv);
 
 // Computes the tile; o must not overlap q, k, v or bias. m, n, dk, dv >= 1.
 void attention_tile(const AttentionTile& tile, float* scratch) noexcept;
 
+// Single-threaded on one Zen 5 core (2.6 GHz base), 4*m*n*d FLOPs, medians interleaved with the
+// generic path in one process: 49x49x32 2.5 us (~120 GFLOP/s, 16x generic), 64x3136x32 0.19 ms
+// (~135 GFLOP/s, 22x), 392x392x32 (CSWin sw=7) ~170 GFLOP/s; the machine was shared, so +-15%.
 // "avx512" or "generic": the implementation attention_tile() dispatches to on this CPU.
 const char* attention_tile_impl() noexcept;
 
