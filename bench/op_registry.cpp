@@ -124,6 +124,15 @@ std::vector<SuiteEntry> mixer_suite() {
     add("cascaded_group_attention", {"heads=4", "key_dim=16", "window=7", "kernel=5"},
         "EfficientViT cascaded group attention");
     add("channel_attention", {heads}, "DaViT channel attention");
+    add("dwconv", {"k=7"}, "ConvNeXt 7x7 depthwise conv mixer");
+    add("inception_dwconv", {"square_kernel=3", "band_kernel=11", "branch_ratio=0.125"},
+        "InceptionNeXt inception depthwise conv");
+    add("partial_conv", {"n_div=4"}, "FasterNet partial 3x3 conv on c/4");
+    add("pool_mixer", {"pool=3"}, "PoolFormer avgpool(x) - x");
+    add("focal_modulation", {"focal_level=2", "focal_window=3"}, "FocalNet-T (SRF) focal modulation");
+    add("gnconv", {"order=" + n(s.index + 1)}, "HorNet-T gnConv, order 2..5 by stage");
+    add("identity", {}, "IdentityFormer baseline");
+    if (s.index >= 3) add("random_mixing", {}, "RandFormer fixed random token mixing (stages 3-4)");
   }
   return suite;
 }

@@ -14,5 +14,13 @@ MixerEntry linear_attention_entry();
 MixerEntry single_head_attention_entry();
 MixerEntry cascaded_group_attention_entry();
 MixerEntry channel_attention_entry();
+MixerEntry dwconv_mixer_entry();
+MixerEntry inception_dwconv_entry();
+MixerEntry partial_conv_entry();
+MixerEntry pool_mixer_entry();
+MixerEntry focal_modulation_entry();
+MixerEntry gnconv_entry();
+MixerEntry identity_entry();
+MixerEntry random_mixing_entry();
 
 }  // namespace hwnas

@@ -18,6 +18,14 @@ std::span<const MixerEntry> mixer_registry() {
       single_head_attention_entry(),
       cascaded_group_attention_entry(),
       channel_attention_entry(),
+      dwconv_mixer_entry(),
+      inception_dwconv_entry(),
+      partial_conv_entry(),
+      pool_mixer_entry(),
+      focal_modulation_entry(),
+      gnconv_entry(),
+      identity_entry(),
+      random_mixing_entry(),
   };
   return kEntries;
 }
