@@ -205,6 +205,86 @@ template <int K, bool kContiguous>
   if (ch < a.head_dim) values_avx512<K, 1, kContiguous>(a, ch, inverse_sum);
 }
 
+// 16x16 transpose in registers: rows r[i] become columns. Unpack pairs, shuffle quads within
+// 128-bit lanes, then exchange 128-bit lanes twice. The all-ones masked forms, because the plain
+// intrinsics' _mm512_undefined_ps() trips GCC 12's -Wmaybe-uninitialized.
+[[gnu::target("avx512f")]] inline void transpose16(__m512 (&r)[kLanes]) noexcept {
+  const auto all = static_cast<__mmask16>(0xFFFF);
+  __m512 t[kLanes];
+#pragma GCC unroll 8
+  for (int i = 0; i < kLanes; i += 2) {
+    t[i] = _mm512_mask_unpacklo_ps(r[i], all, r[i], r[i + 1]);
+    t[i + 1] = _mm512_mask_unpackhi_ps(r[i], all, r[i], r[i + 1]);
+  }
+#pragma GCC unroll 4
+  for (int i = 0; i < kLanes; i += 4) {
+    r[i] = _mm512_mask_shuffle_ps(t[i], all, t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+    r[i + 1] = _mm512_mask_shuffle_ps(t[i], all, t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+    r[i + 2] = _mm512_mask_shuffle_ps(t[i + 1], all, t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+    r[i + 3] = _mm512_mask_shuffle_ps(t[i + 1], all, t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+  }
+#pragma GCC unroll 4
+  for (int i = 0; i < 4; ++i) {
+    t[i] = _mm512_mask_shuffle_f32x4(r[i], all, r[i], r[i + 4], 0x88);
+    t[i + 4] = _mm512_mask_shuffle_f32x4(r[i], all, r[i], r[i + 4], 0xdd);
+    t[i + 8] = _mm512_mask_shuffle_f32x4(r[i + 8], all, r[i + 8], r[i + 12], 0x88);
+    t[i + 12] = _mm512_mask_shuffle_f32x4(r[i + 8], all, r[i + 8], r[i + 12], 0xdd);
+  }
+#pragma GCC unroll 8
+  for (int i = 0; i < 8; ++i) {
+    r[i] = _mm512_mask_shuffle_f32x4(t[i], all, t[i], t[i + 8], 0x88);
+    r[i + 8] = _mm512_mask_shuffle_f32x4(t[i], all, t[i], t[i + 8], 0xdd);
+  }
+}
+
+// One map row of qkv tokens into the planes: 16 stored columns x 16 channels per transpose, q
+// scaled. Stores are masked to the row's valid columns (past them lies the next row).
+[[gnu::target("avx512f")]] void planes_row_avx512(const float* src, float* dst,
+                                                  const std::int32_t* column_of_stored,
+                                                  std::int64_t w, std::int64_t c,
+                                                  std::int64_t plane, float scale) noexcept {
+  const std::int64_t channels = 3 * c;
+  for (std::int64_t p0 = 0; p0 < w; p0 += kLanes) {
+    const std::int64_t valid = std::min<std::int64_t>(kLanes, w - p0);
+    const auto lanes = static_cast<__mmask16>((1u << valid) - 1);
+    const float* rows[kLanes];
+    for (std::int64_t i = 0; i < kLanes; ++i) {
+      rows[i] = src + column_of_stored[p0 + std::min(i, valid - 1)] * channels;
+    }
+    for (std::int64_t j0 = 0; j0 < channels; j0 += kLanes) {
+      const std::int64_t count = std::min<std::int64_t>(kLanes, channels - j0);
+      const auto load_mask = static_cast<__mmask16>((1u << count) - 1);
+      __m512 r[kLanes];
+#pragma GCC unroll 16
+      for (int i = 0; i < kLanes; ++i) r[i] = _mm512_maskz_loadu_ps(load_mask, rows[i] + j0);
+      transpose16(r);
+      for (std::int64_t j = 0; j < count; ++j) {
+        const __m512 v = j0 + j < c ? _mm512_mul_ps(r[j], _mm512_set1_ps(scale)) : r[j];
+        _mm512_mask_storeu_ps(dst + (j0 + j) * plane + p0, lanes, v);
+      }
+    }
+  }
+}
+
+// The block's outputs [head_dim][16] (rows past head_dim are scratch) to token order.
+[[gnu::target("avx512f")]] void scatter_avx512(const float* o, std::int64_t head_dim,
+                                               const std::int32_t* columns, float* out_row,
+                                               std::int64_t c) noexcept {
+  for (std::int64_t ch0 = 0; ch0 < head_dim; ch0 += kLanes) {
+    const std::int64_t count = std::min<std::int64_t>(kLanes, head_dim - ch0);
+    const auto mask = static_cast<__mmask16>((1u << count) - 1);
+    __m512 r[kLanes];
+#pragma GCC unroll 16
+    for (int i = 0; i < kLanes; ++i) r[i] = _mm512_load_ps(o + (ch0 + i) * kLanes);
+    transpose16(r);
+#pragma GCC unroll 16
+    for (int lane = 0; lane < kLanes; ++lane) {
+      if (columns[lane] >= 0)
+        _mm512_mask_storeu_ps(out_row + columns[lane] * c + ch0, mask, r[lane]);
+    }
+  }
+}
+
 using BlockKernel = void (*)(const BlockArgs&) noexcept;
 
 struct VectorKernels {
@@ -247,7 +327,7 @@ struct NeighborhoodAttentionCore::State {
   std::int64_t rows_per_task = 1;
   // Per stored column p: its map column, and per map column its stored column (dilation groups
   // side by side: group 0's columns, then group 1's, ...).
-  std::vector<std::int32_t> stored_of_column;
+  std::vector<std::int32_t> stored_of_column, column_of_stored;
   // Per block: whether no lane's window clamped ([blocks]); base [blocks][kernel]; index
   // [blocks][kernel][16]; the output column of each lane, -1 for none ([blocks][16]).
   std::vector<std::uint8_t> contiguous;
@@ -305,9 +385,11 @@ NeighborhoodAttentionCore NeighborhoodAttentionCore::create(const Engine& engine
     return group_start[static_cast<std::size_t>(x % d)] + x / d;
   };
   s->stored_of_column.resize(static_cast<std::size_t>(w));
+  s->column_of_stored.resize(static_cast<std::size_t>(w));
   std::vector<std::int64_t> column_of(static_cast<std::size_t>(w));
   for (std::int64_t x = 0; x < w; ++x) {
     s->stored_of_column[static_cast<std::size_t>(x)] = static_cast<std::int32_t>(stored(x));
+    s->column_of_stored[static_cast<std::size_t>(stored(x))] = static_cast<std::int32_t>(x);
     column_of[static_cast<std::size_t>(stored(x))] = x;
   }
 
@@ -373,7 +455,8 @@ NeighborhoodAttentionCore NeighborhoodAttentionCore::create(const Engine& engine
   // Loads of a block may run up to 16 + kernel floats past the last stored column.
   const std::int64_t slack = 2 * kLanes + k;
   s->planes = Tensor::zeros({g.n * 3 * c * s->plane + slack});
-  s->scratch_stride = round_up(k * k * kLanes + g.head_dim * kLanes, kLanes);
+  // The outputs are padded to whole 16-channel groups: the transpose reads them.
+  s->scratch_stride = k * k * kLanes + round_up(g.head_dim, kLanes) * kLanes;
   s->scratch = Tensor::zeros({s->threads, s->scratch_stride});
   const std::int64_t row_tasks = g.n * g.heads * g.out_h;
   s->rows_per_task = std::max<std::int64_t>(
@@ -400,6 +483,10 @@ void NeighborhoodAttentionCore::run(const float* qkv, float* out) const noexcept
       const std::int64_t b = task / g.map_h, y = task % g.map_h;
       const float* src = qkv + task * w * 3 * c;
       float* dst = planes + b * image + y * w;
+      if (s.vector) {
+        planes_row_avx512(src, dst, s.column_of_stored.data(), w, c, s.plane, g.scale);
+        continue;
+      }
       for (std::int64_t x = 0; x < w; ++x) {
         const float* token = src + x * 3 * c;
         float* at = dst + s.stored_of_column[static_cast<std::size_t>(x)];
@@ -443,6 +530,10 @@ void NeighborhoodAttentionCore::run(const float* qkv, float* out) const noexcept
             block_portable(a, k, contiguous, std::min<std::int64_t>(kLanes, w - p0));
           }
           const std::int32_t* columns = s.out_column.data() + p0;
+          if (s.vector) {
+            scatter_avx512(a.o, g.head_dim, columns, out_row, c);
+            continue;
+          }
           for (int lane = 0; lane < kLanes; ++lane) {
             if (columns[lane] < 0) continue;
             float* o = out_row + columns[lane] * c;
