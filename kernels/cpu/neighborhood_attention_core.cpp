@@ -48,6 +48,7 @@ struct BlockArgs {
   std::int64_t bias_stride;      // floats between kx entries of the table; kernel * that per row
   const std::int32_t* base;      // [kernel]: stored column of the block's first key per kx
   const std::int32_t* index;     // [kernel][16]: key column - base per lane
+  const std::int32_t* window_index;  // [kernel][16]: key column - base[0] per lane
   float* logits;                 // scratch [kernel^2][16]
   float* o;                      // scratch [head_dim][16]: the block's outputs, normalised
 };
@@ -285,15 +286,106 @@ template <int K, bool kContiguous>
   }
 }
 
+// Clamped blocks whose keys at every kx lie within 32 floats of base[0] (always for kernel <= 9):
+// per channel and kernel row two loads serve all K kernel columns through K permutes, instead of
+// two loads and a permute per kernel column.
+template <int K>
+[[gnu::target("avx512f")]] __m512 logits_window_avx512(const BlockArgs& a) noexcept {
+  __m512i index[K];
+#pragma GCC unroll 16
+  for (int kx = 0; kx < K; ++kx) index[kx] = _mm512_loadu_si512(a.window_index + kx * kLanes);
+  __m512 lane_max = _mm512_set1_ps(-INFINITY);
+  for (int ky = 0; ky < K; ++ky) {
+    const float* krow = a.k + a.key_row[ky] * a.row + a.base[0];
+    __m512 acc[K];
+    if (a.bias != nullptr) {
+      const float* bias = a.bias + a.bias_row[ky] * K * a.bias_stride;
+#pragma GCC unroll 16
+      for (int kx = 0; kx < K; ++kx) acc[kx] = _mm512_loadu_ps(bias + kx * a.bias_stride);
+    } else {
+#pragma GCC unroll 16
+      for (int kx = 0; kx < K; ++kx) acc[kx] = _mm512_setzero_ps();
+    }
+    for (std::int64_t ch = 0; ch < a.head_dim; ++ch) {
+      const __m512 q = _mm512_loadu_ps(a.q + ch * a.plane);
+      const __m512 lo = _mm512_loadu_ps(krow + ch * a.plane);
+      const __m512 hi = _mm512_loadu_ps(krow + ch * a.plane + kLanes);
+#pragma GCC unroll 16
+      for (int kx = 0; kx < K; ++kx) {
+        acc[kx] = _mm512_fmadd_ps(q, _mm512_permutex2var_ps(lo, index[kx], hi), acc[kx]);
+      }
+    }
+#pragma GCC unroll 16
+    for (int kx = 0; kx < K; ++kx) {
+      _mm512_store_ps(a.logits + (ky * K + kx) * kLanes, acc[kx]);
+      lane_max = _mm512_maskz_max_ps(static_cast<__mmask16>(0xFFFF), lane_max, acc[kx]);
+    }
+  }
+  return lane_max;
+}
+
+// K probabilities and K index vectors stay in registers across the CH channels (CH <= 8).
+template <int K, int CH>
+[[gnu::target("avx512f")]] void values_window_avx512(const BlockArgs& a, std::int64_t ch0,
+                                                     __m512 inverse_sum) noexcept {
+  __m512i index[K];
+#pragma GCC unroll 16
+  for (int kx = 0; kx < K; ++kx) index[kx] = _mm512_loadu_si512(a.window_index + kx * kLanes);
+  __m512 acc[CH];
+#pragma GCC unroll 16
+  for (int i = 0; i < CH; ++i) acc[i] = _mm512_setzero_ps();
+  for (int ky = 0; ky < K; ++ky) {
+    const float* vrow = a.v + a.key_row[ky] * a.row + ch0 * a.plane + a.base[0];
+    __m512 p[K];
+#pragma GCC unroll 16
+    for (int kx = 0; kx < K; ++kx) p[kx] = _mm512_load_ps(a.logits + (ky * K + kx) * kLanes);
+#pragma GCC unroll 16
+    for (int i = 0; i < CH; ++i) {
+      const __m512 lo = _mm512_loadu_ps(vrow + i * a.plane);
+      const __m512 hi = _mm512_loadu_ps(vrow + i * a.plane + kLanes);
+#pragma GCC unroll 16
+      for (int kx = 0; kx < K; ++kx) {
+        acc[i] = _mm512_fmadd_ps(p[kx], _mm512_permutex2var_ps(lo, index[kx], hi), acc[i]);
+      }
+    }
+  }
+#pragma GCC unroll 16
+  for (int i = 0; i < CH; ++i) {
+    _mm512_store_ps(a.o + (ch0 + i) * kLanes, _mm512_mul_ps(acc[i], inverse_sum));
+  }
+}
+
+template <int K>
+[[gnu::target("avx512f")]] void block_window_avx512(const BlockArgs& a) noexcept {
+  const __m512 lane_max = logits_window_avx512<K>(a);
+  __m512 lane_sum = _mm512_setzero_ps();
+  for (int j = 0; j < K * K; ++j) {
+    float* p = a.logits + j * kLanes;
+    const __m512 e = exp_ps(_mm512_sub_ps(_mm512_load_ps(p), lane_max));
+    _mm512_store_ps(p, e);
+    lane_sum = _mm512_add_ps(lane_sum, e);
+  }
+  const __m512 inverse_sum = _mm512_div_ps(_mm512_set1_ps(1.f), lane_sum);
+  std::int64_t ch = 0;
+  for (; ch + 8 <= a.head_dim; ch += 8) values_window_avx512<K, 8>(a, ch, inverse_sum);
+  if (ch + 4 <= a.head_dim) values_window_avx512<K, 4>(a, ch, inverse_sum), ch += 4;
+  if (ch + 2 <= a.head_dim) values_window_avx512<K, 2>(a, ch, inverse_sum), ch += 2;
+  if (ch < a.head_dim) values_window_avx512<K, 1>(a, ch, inverse_sum);
+}
+
 using BlockKernel = void (*)(const BlockArgs&) noexcept;
 
+// Contiguous: no lane's window clamped, the keys at kx are 16 consecutive stored columns.
+// Window: clamped, all keys within 32 floats of base[0]. Clamped: the rest (kernel > 9).
+enum class BlockKind : std::uint8_t { Contiguous, Window, Clamped };
+
 struct VectorKernels {
-  BlockKernel contiguous = nullptr, clamped = nullptr;
+  BlockKernel contiguous = nullptr, window = nullptr, clamped = nullptr;
 };
 
 template <int K>
 constexpr VectorKernels vector_kernels() {
-  return {&block_avx512<K, true>, &block_avx512<K, false>};
+  return {&block_avx512<K, true>, &block_window_avx512<K>, &block_avx512<K, false>};
 }
 
 VectorKernels pick_vector_kernels(std::int64_t kernel) {
@@ -330,8 +422,8 @@ struct NeighborhoodAttentionCore::State {
   std::vector<std::int32_t> stored_of_column, column_of_stored;
   // Per block: whether no lane's window clamped ([blocks]); base [blocks][kernel]; index
   // [blocks][kernel][16]; the output column of each lane, -1 for none ([blocks][16]).
-  std::vector<std::uint8_t> contiguous;
-  std::vector<std::int32_t> base, index, out_column;
+  std::vector<BlockKind> kind;
+  std::vector<std::int32_t> base, index, window_index, out_column;
   // Per query row y < out_h: key row and rpb row of each kernel row ([out_h][kernel]).
   std::vector<std::int32_t> key_row, bias_row;
   // rpb spread per query column: [heads][2k-1][kernel][blocks * 16]; empty without rpb.
@@ -397,9 +489,11 @@ NeighborhoodAttentionCore NeighborhoodAttentionCore::create(const Engine& engine
   const bool has_bias = !rpb.empty();
   const std::int64_t table = 2 * k - 1;
   if (has_bias) s->bias = Tensor::zeros({g.heads, table, k, bias_stride});
-  s->contiguous.assign(static_cast<std::size_t>(s->blocks), 1);
+  std::vector<std::uint8_t> clamped(static_cast<std::size_t>(s->blocks), 0);
+  std::vector<std::int64_t> span(static_cast<std::size_t>(s->blocks), 0);
   s->base.assign(static_cast<std::size_t>(s->blocks * k), 0);
   s->index.assign(static_cast<std::size_t>(s->blocks * k * kLanes), 0);
+  s->window_index.assign(static_cast<std::size_t>(s->blocks * k * kLanes), 0);
   s->out_column.assign(static_cast<std::size_t>(s->blocks * kLanes), -1);
   for (std::int64_t block = 0; block < s->blocks; ++block) {
     const std::int64_t p0 = block * kLanes;
@@ -419,7 +513,12 @@ NeighborhoodAttentionCore NeighborhoodAttentionCore::create(const Engine& engine
         const std::int64_t key = group_start[static_cast<std::size_t>(win.group)] + win.start + kx;
         s->index[static_cast<std::size_t>((block * k + kx) * kLanes + lane)] =
             static_cast<std::int32_t>(key - lowest);
-        if (win.start != win.index - k / 2) s->contiguous[static_cast<std::size_t>(block)] = 0;
+        if (win.start != win.index - k / 2) clamped[static_cast<std::size_t>(block)] = 1;
+        const std::int64_t from_first = key - s->base[static_cast<std::size_t>(block * k)];
+        s->window_index[static_cast<std::size_t>((block * k + kx) * kLanes + lane)] =
+            static_cast<std::int32_t>(from_first);
+        span[static_cast<std::size_t>(block)] =
+            std::max(span[static_cast<std::size_t>(block)], from_first + 1);
         if (has_bias) {
           const std::int64_t bias_column = win.start + kx - win.index + k - 1;
           for (std::int64_t head = 0; head < g.heads; ++head) {
@@ -439,6 +538,12 @@ NeighborhoodAttentionCore NeighborhoodAttentionCore::create(const Engine& engine
         s->out_column[static_cast<std::size_t>(p0 + lane)] = static_cast<std::int32_t>(x);
       }
     }
+  }
+  s->kind.resize(static_cast<std::size_t>(s->blocks));
+  for (std::size_t block = 0; block < s->kind.size(); ++block) {
+    s->kind[block] = clamped[block] == 0         ? BlockKind::Contiguous
+                     : span[block] <= 2 * kLanes ? BlockKind::Window
+                                                 : BlockKind::Clamped;
   }
   s->key_row.resize(static_cast<std::size_t>(g.out_h * k));
   s->bias_row.resize(static_cast<std::size_t>(g.out_h * k));
@@ -523,9 +628,13 @@ void NeighborhoodAttentionCore::run(const float* qkv, float* out) const noexcept
                                            : nullptr;
           a.base = s.base.data() + block * k;
           a.index = s.index.data() + block * k * kLanes;
-          const bool contiguous = s.contiguous[static_cast<std::size_t>(block)] != 0;
+          a.window_index = s.window_index.data() + block * k * kLanes;
+          const BlockKind kind = s.kind[static_cast<std::size_t>(block)];
+          const bool contiguous = kind == BlockKind::Contiguous;
           if (s.vector) {
-            (contiguous ? s.kernels.contiguous : s.kernels.clamped)(a);
+            (contiguous                  ? s.kernels.contiguous
+             : kind == BlockKind::Window ? s.kernels.window
+                                         : s.kernels.clamped)(a);
           } else {
             block_portable(a, k, contiguous, std::min<std::int64_t>(kLanes, w - p0));
           }

@@ -62,6 +62,9 @@ std::vector<Desc> shapes() {
       // The largest vector kernel and one only the portable path runs.
       {.h = 14, .w = 20, .c = 8, .heads = 2, .kernel = 13},
       {.h = 15, .w = 16, .c = 4, .heads = 1, .kernel = 15},
+      // Blocks mixing two dilation groups whose keys lie more than 32 columns apart (the vector
+      // path's general clamped kernel).
+      {.h = 26, .w = 59, .c = 4, .heads = 1, .kernel = 13, .dilation = 2},
       // pad=1: maps smaller than kernel * dilation run padded and cropped, like the NAT modules.
       {.h = 1, .w = 1, .c = 16, .heads = 2, .kernel = 3, .pad = true},
       {.n = 2, .h = 5, .w = 13, .c = 12, .heads = 3, .kernel = 7, .pad = true},
