@@ -33,6 +33,9 @@ namespace {
 constexpr double kTolerance = 2e-4;
 
 constexpr std::int64_t kMaxExtent = std::int64_t{1} << 14;
+// Loop items per thread below which heads are split across items (load balance of a static
+// schedule over a handful of windows).
+constexpr std::int64_t kItemsPerThread = 4;
 
 std::int64_t round_up(std::int64_t v, std::int64_t to) { return (v + to - 1) / to * to; }
 
@@ -206,8 +209,13 @@ struct Windows {
   // last_row * types_x + last_col, where a dimension without shift has a single type.
   Tensor bias_mask;
   std::int64_t types_x = 1;
-  // Per-thread scratch: gathered q|k|v rows [N, 3d], output rows [N, d], then the tile's own.
-  std::int64_t gather_floats = 0, out_floats = 0, scratch_floats = 0;
+  // Heads one loop item runs: all of them where windows alone give every thread enough items
+  // (one gather of whole qkv rows per token), fewer where there are few windows (Swin's stage 4 has
+  // one window per image).
+  std::int64_t group_heads = 1;
+  // Per-thread scratch: gathered q|k|v rows [N, 3 * group_heads * d], output rows
+  // [N, group_heads * d], source token of each window position [N] (int64), then the tile's own.
+  std::int64_t gather_floats = 0, out_floats = 0, rows_floats = 0, scratch_floats = 0;
 
   void fill_bias_mask(ConstTensorView table);
   void run(std::int64_t item, const float* qkv, float* attention, float* scratch) const noexcept;
@@ -245,60 +253,73 @@ void Windows::fill_bias_mask(ConstTensorView table) {
   }
 }
 
-// One (image, window, head): gather through roll + padding, attention, scatter to real tokens.
+// One (image, window, group of heads): gather through roll + padding, attention per head, scatter
+// to the real tokens.
 void Windows::run(std::int64_t item, const float* qkv, float* attention,
                   float* scratch) const noexcept {
   const WindowAttentionDesc& d = desc;
   const Geometry& g = geometry;
-  const std::int64_t hd = head_dim, c = d.c, n_tok = g.tokens;
-  const std::int64_t head = item % d.heads;
-  const std::int64_t window = item / d.heads;
+  const std::int64_t hd = head_dim, c = d.c, n_tok = g.tokens, width = group_heads * head_dim;
+  const std::int64_t groups = d.heads / group_heads;
+  const std::int64_t first_head = (item % groups) * group_heads;
+  const std::int64_t window = item / groups;
   const std::int64_t wx = window % g.windows_x;
   const std::int64_t wy = (window / g.windows_x) % g.windows_y;
   const std::int64_t image = window / (g.windows_x * g.windows_y);
   float* gathered = scratch;
   float* out = scratch + gather_floats;
-  float* tile_scratch = out + out_floats;
+  auto* rows = reinterpret_cast<std::int64_t*>(out + out_floats);
+  float* tile_scratch = out + out_floats + rows_floats;
   // Rolled position r holds padded position (r + shift) mod padded size (torch.roll by -shift);
-  // -1 for a padded token.
-  const auto source_row = [&](std::int64_t t) -> std::int64_t {
-    std::int64_t y = wy * d.window + t / d.window_w + g.shift_h;
-    std::int64_t x = wx * d.window_w + t % d.window_w + g.shift_w;
+  // -1 marks a padded token.
+  for (std::int64_t iy = 0, t = 0; iy < d.window; ++iy) {
+    std::int64_t y = wy * d.window + iy + g.shift_h;
     if (y >= g.padded_h) y -= g.padded_h;
-    if (x >= g.padded_w) x -= g.padded_w;
-    return y < d.h && x < d.w ? (image * d.h + y) * d.w + x : -1;
-  };
-  const std::size_t head_bytes = static_cast<std::size_t>(hd) * sizeof(float);
+    for (std::int64_t ix = 0; ix < d.window_w; ++ix, ++t) {
+      std::int64_t x = wx * d.window_w + ix + g.shift_w;
+      if (x >= g.padded_w) x -= g.padded_w;
+      rows[t] = y < d.h && x < d.w ? (image * d.h + y) * d.w + x : -1;
+    }
+  }
+  // Gathered token t: [q | k | v] of the group's heads, 3 * width floats.
+  const std::size_t group_bytes = static_cast<std::size_t>(width) * sizeof(float);
   for (std::int64_t t = 0; t < n_tok; ++t) {
-    const std::int64_t row = source_row(t);
-    const float* src = row >= 0 ? qkv + row * 3 * c : pad_row.f32();
-    float* dst = gathered + t * 3 * hd;
-    std::memcpy(dst, src + head * hd, head_bytes);
-    std::memcpy(dst + hd, src + c + head * hd, head_bytes);
-    std::memcpy(dst + 2 * hd, src + 2 * c + head * hd, head_bytes);
+    const float* src = (rows[t] >= 0 ? qkv + rows[t] * 3 * c : pad_row.f32()) + first_head * hd;
+    float* dst = gathered + t * 3 * width;
+    if (width == c) {
+      std::memcpy(dst, src, 3 * group_bytes);
+    } else {
+      std::memcpy(dst, src, group_bytes);
+      std::memcpy(dst + width, src + c, group_bytes);
+      std::memcpy(dst + 2 * width, src + 2 * c, group_bytes);
+    }
   }
   const bool last_row = g.shift_h > 0 && wy == g.windows_y - 1;
   const bool last_col = g.shift_w > 0 && wx == g.windows_x - 1;
   const std::int64_t type = (last_row ? types_x : 0) + (last_col ? 1 : 0);
-  cpu::attention_tile({.q = gathered,
-                       .q_stride = 3 * hd,
-                       .k = gathered + hd,
-                       .k_stride = 3 * hd,
-                       .v = gathered + 2 * hd,
-                       .v_stride = 3 * hd,
-                       .o = out,
-                       .o_stride = hd,
-                       .bias = bias_mask.f32() + (type * d.heads + head) * n_tok * n_tok,
-                       .bias_stride = n_tok,
-                       .m = n_tok,
-                       .n = n_tok,
-                       .dk = hd,
-                       .dv = hd,
-                       .scale = scale},
-                      tile_scratch);
+  for (std::int64_t j = 0; j < group_heads; ++j) {
+    cpu::attention_tile(
+        {.q = gathered + j * hd,
+         .q_stride = 3 * width,
+         .k = gathered + width + j * hd,
+         .k_stride = 3 * width,
+         .v = gathered + 2 * width + j * hd,
+         .v_stride = 3 * width,
+         .o = out + j * hd,
+         .o_stride = width,
+         .bias = bias_mask.f32() + (type * d.heads + first_head + j) * n_tok * n_tok,
+         .bias_stride = n_tok,
+         .m = n_tok,
+         .n = n_tok,
+         .dk = hd,
+         .dv = hd,
+         .scale = scale},
+        tile_scratch);
+  }
   for (std::int64_t t = 0; t < n_tok; ++t) {
-    const std::int64_t row = source_row(t);
-    if (row >= 0) std::memcpy(attention + row * c + head * hd, out + t * hd, head_bytes);
+    if (rows[t] >= 0) {
+      std::memcpy(attention + rows[t] * c + first_head * hd, out + t * width, group_bytes);
+    }
   }
 }
 
@@ -334,10 +355,20 @@ WindowAttentionPlan WindowAttentionPlan::create(const Engine& engine, const Wind
   windows.pad_row = Tensor::zeros({3 * d.c});
   if (d.qkv_bias == Bias::Add) copy(qkv_bias, windows.pad_row.view());
   windows.fill_bias_mask(weights.get("relative_position_bias_table", key));
-  const std::int64_t n_tok = windows.geometry.tokens, hd = windows.head_dim;
-  windows.gather_floats = round_up(n_tok * 3 * hd, 16);
-  windows.out_floats = round_up(n_tok * hd, 16);
-  windows.scratch_floats = windows.gather_floats + windows.out_floats +
+  const Geometry& g = windows.geometry;
+  const std::int64_t n_tok = g.tokens, hd = windows.head_dim;
+  const std::int64_t windows_total = d.n * g.windows_y * g.windows_x;
+  for (std::int64_t group = d.heads; group >= 1; --group) {
+    if (d.heads % group == 0 &&
+        windows_total * (d.heads / group) >= kItemsPerThread * engine.threads()) {
+      windows.group_heads = group;
+      break;
+    }
+  }
+  windows.gather_floats = round_up(n_tok * 3 * windows.group_heads * hd, 16);
+  windows.out_floats = round_up(n_tok * windows.group_heads * hd, 16);
+  windows.rows_floats = round_up(2 * n_tok, 16);
+  windows.scratch_floats = windows.gather_floats + windows.out_floats + windows.rows_floats +
                            round_up(cpu::attention_tile_scratch_floats(n_tok, n_tok, hd, hd), 16);
   auto s = std::make_unique<State>(State{
       .windows = std::move(windows),
@@ -363,7 +394,7 @@ void WindowAttentionPlan::run(ConstTensorView src, TensorView dst) const {
   const std::int64_t tokens = d.n * d.h * d.w;
   s.qkv.run(src.reshape({tokens, d.c}), s.qkv_rows.view());
   const Geometry& g = s.windows.geometry;
-  const std::int64_t items = d.n * g.windows_y * g.windows_x * d.heads;
+  const std::int64_t items = d.n * g.windows_y * g.windows_x * (d.heads / s.windows.group_heads);
   const Windows& windows = s.windows;
   const float* qkv = s.qkv_rows.f32();
   float* attention = s.attention.f32();
