@@ -213,12 +213,14 @@ struct Windows {
   // (one gather of whole qkv rows per token), fewer where there are few windows (Swin's stage 4 has
   // one window per image).
   std::int64_t group_heads = 1;
-  // Per-thread scratch: gathered q|k|v rows [N, 3 * group_heads * d], output rows
-  // [N, group_heads * d], source token of each window position [N] (int64), then the tile's own.
-  std::int64_t gather_floats = 0, out_floats = 0, rows_floats = 0, scratch_floats = 0;
+  // Per-thread float scratch: gathered q|k|v rows [N, 3 * group_heads * d], output rows
+  // [N, group_heads * d], then the tile's own; and per thread the source token of each window
+  // position [N].
+  std::int64_t gather_floats = 0, out_floats = 0, scratch_floats = 0;
 
   void fill_bias_mask(ConstTensorView table);
-  void run(std::int64_t item, const float* qkv, float* attention, float* scratch) const noexcept;
+  void run(std::int64_t item, const float* qkv, float* attention, float* scratch,
+           std::int64_t* rows) const noexcept;
 };
 
 void Windows::fill_bias_mask(ConstTensorView table) {
@@ -255,8 +257,8 @@ void Windows::fill_bias_mask(ConstTensorView table) {
 
 // One (image, window, group of heads): gather through roll + padding, attention per head, scatter
 // to the real tokens.
-void Windows::run(std::int64_t item, const float* qkv, float* attention,
-                  float* scratch) const noexcept {
+void Windows::run(std::int64_t item, const float* qkv, float* attention, float* scratch,
+                  std::int64_t* rows) const noexcept {
   const WindowAttentionDesc& d = desc;
   const Geometry& g = geometry;
   const std::int64_t hd = head_dim, c = d.c, n_tok = g.tokens, width = group_heads * head_dim;
@@ -268,8 +270,7 @@ void Windows::run(std::int64_t item, const float* qkv, float* attention,
   const std::int64_t image = window / (g.windows_x * g.windows_y);
   float* gathered = scratch;
   float* out = scratch + gather_floats;
-  auto* rows = reinterpret_cast<std::int64_t*>(out + out_floats);
-  float* tile_scratch = out + out_floats + rows_floats;
+  float* tile_scratch = out + out_floats;
   // Rolled position r holds padded position (r + shift) mod padded size (torch.roll by -shift);
   // -1 marks a padded token.
   for (std::int64_t iy = 0, t = 0; iy < d.window; ++iy) {
@@ -332,6 +333,8 @@ struct WindowAttentionPlan::State {
   Tensor qkv_rows;   // [n*h*w, 3c]: qkv of the real tokens
   Tensor attention;  // [n*h*w, c]: attention output before proj, heads concatenated
   Tensor scratch;    // [threads, windows.scratch_floats]
+  std::vector<std::int64_t> rows;  // [threads, rows_stride]: one cache line apart at least
+  std::int64_t rows_stride = 0;
   std::string impl;
 };
 
@@ -367,8 +370,7 @@ WindowAttentionPlan WindowAttentionPlan::create(const Engine& engine, const Wind
   }
   windows.gather_floats = round_up(n_tok * 3 * windows.group_heads * hd, 16);
   windows.out_floats = round_up(n_tok * windows.group_heads * hd, 16);
-  windows.rows_floats = round_up(2 * n_tok, 16);
-  windows.scratch_floats = windows.gather_floats + windows.out_floats + windows.rows_floats +
+  windows.scratch_floats = windows.gather_floats + windows.out_floats +
                            round_up(cpu::attention_tile_scratch_floats(n_tok, n_tok, hd, hd), 16);
   auto s = std::make_unique<State>(State{
       .windows = std::move(windows),
@@ -381,6 +383,8 @@ WindowAttentionPlan WindowAttentionPlan::create(const Engine& engine, const Wind
   s->qkv_rows = Tensor::empty({tokens, 3 * d.c});
   s->attention = Tensor::empty({tokens, d.c});
   s->scratch = Tensor::zeros({s->threads, s->windows.scratch_floats});
+  s->rows_stride = round_up(n_tok, 8);
+  s->rows.assign(static_cast<std::size_t>(s->threads * s->rows_stride), 0);
   s->impl =
       fmt::format("{}+hand:window_attention_{}", s->qkv.impl_name(), cpu::attention_tile_impl());
   return WindowAttentionPlan(std::move(s));
@@ -399,11 +403,17 @@ void WindowAttentionPlan::run(ConstTensorView src, TensorView dst) const {
   const float* qkv = s.qkv_rows.f32();
   float* attention = s.attention.f32();
   float* scratch = s.scratch.f32();
+  std::int64_t* rows = s.rows.data();
+  const std::int64_t rows_stride = s.rows_stride;
 #pragma omp parallel num_threads(s.threads)
   {
-    float* mine = scratch + omp_get_thread_num() * windows.scratch_floats;
+    const int member = omp_get_thread_num();
+    float* my_scratch = scratch + member * windows.scratch_floats;
+    std::int64_t* my_rows = rows + member * rows_stride;
 #pragma omp for schedule(static)
-    for (std::int64_t item = 0; item < items; ++item) windows.run(item, qkv, attention, mine);
+    for (std::int64_t item = 0; item < items; ++item) {
+      windows.run(item, qkv, attention, my_scratch, my_rows);
+    }
   }
   s.proj.run(s.attention.cview(), dst.reshape({tokens, d.c}));
 }
