@@ -68,12 +68,12 @@ std::vector<WeightSpec> weight_specs(const WindowAttentionDesc& desc);
 // 32x32 tokens are global attention and belong to mhsa.
 inline constexpr std::int64_t kMaxWindowTokens = 1024;
 
-// Runs: qkv linear over the real tokens (oneDNN); then, per (image, window, head) in one OpenMP
-// loop, gathers the window's q/k/v rows through the roll and padding arithmetic (padded tokens read
-// the qkv bias), runs cpu::attention_tile with the precomputed bias + mask of the window's type
-// (interior, last column, last row, corner) and scatters the rows to their un-rolled, un-padded
-// tokens; then the proj linear. No padded or rolled copy of the map exists; per-thread scratch
-// holds one window head.
+// Runs: qkv linear over the real tokens (oneDNN); then one OpenMP loop over (image, window, group
+// of heads) that gathers the window's q/k/v rows through the roll and padding arithmetic (padded
+// tokens read the qkv bias), runs cpu::attention_tile per head with the precomputed bias + mask of
+// the window's type (interior, last column, last row, corner) and scatters the rows to their
+// un-rolled, un-padded tokens; then the proj linear. No padded or rolled copy of the map exists;
+// per-thread scratch holds one window's q/k/v and output for one group of heads.
 class WindowAttentionPlan final : public MixerPlan {
  public:
   // Checks desc and weights (check_weights first); throws InvalidArgument or Unsupported.
