@@ -45,16 +45,6 @@ void multiply_generic(float* x, std::int64_t x_stride, const float* y, std::int6
   }
 }
 
-void product_generic(const float* a, std::int64_t a_stride, const float* b, std::int64_t b_stride,
-                     float* out, std::int64_t out_stride, std::int64_t c, std::int64_t r0,
-                     std::int64_t r1) noexcept {
-  for (std::int64_t r = r0; r < r1; ++r) {
-    for (std::int64_t i = 0; i < c; ++i) {
-      out[r * out_stride + i] = a[r * a_stride + i] * b[r * b_stride + i];
-    }
-  }
-}
-
 constexpr std::int64_t kLanes = 16;
 
 [[gnu::target("avx512f"), gnu::always_inline]] inline __mmask16 tail_mask(
@@ -137,28 +127,13 @@ constexpr std::int64_t kLanes = 16;
   }
 }
 
-[[gnu::target("avx512f")]] void product_avx512(const float* a, std::int64_t a_stride,
-                                               const float* b, std::int64_t b_stride, float* out,
-                                               std::int64_t out_stride, std::int64_t c,
-                                               std::int64_t r0, std::int64_t r1) noexcept {
-  for (std::int64_t r = r0; r < r1; ++r) {
-    for (std::int64_t i = 0; i < c; i += kLanes) {
-      const __mmask16 m = tail_mask(c - i);
-      _mm512_mask_storeu_ps(out + r * out_stride + i, m,
-                            _mm512_mul_ps(_mm512_maskz_loadu_ps(m, a + r * a_stride + i),
-                                          _mm512_maskz_loadu_ps(m, b + r * b_stride + i)));
-    }
-  }
-}
-
 }  // namespace
 
 const ModulationPasses& modulation_passes() {
-  static const ModulationPasses kAvx512{"avx512",        focal_level_avx512, focal_modulate_avx512,
-                                        multiply_avx512, product_avx512,     gelu_avx512};
-  static const ModulationPasses kGeneric{
-      "generic",        focal_level_generic, focal_modulate_generic,
-      multiply_generic, product_generic,     gelu_scalar};
+  static const ModulationPasses kAvx512{"avx512", focal_level_avx512, focal_modulate_avx512,
+                                        multiply_avx512, gelu_avx512};
+  static const ModulationPasses kGeneric{"generic", focal_level_generic, focal_modulate_generic,
+                                         multiply_generic, gelu_scalar};
   return __builtin_cpu_supports("avx512f") ? kAvx512 : kGeneric;
 }
 

@@ -38,10 +38,6 @@ struct ModulationPasses {
   // For rows [r0, r1): x[r, i] *= y[r, i], i < c; x strided by x_stride, y by y_stride.
   void (*multiply)(float* x, std::int64_t x_stride, const float* y, std::int64_t y_stride,
                    std::int64_t c, std::int64_t r0, std::int64_t r1) noexcept;
-  // For rows [r0, r1): out[r, i] = a[r, i] * b[r, i], i < c; each operand with its own stride.
-  void (*product)(const float* a, std::int64_t a_stride, const float* b, std::int64_t b_stride,
-                  float* out, std::int64_t out_stride, std::int64_t c, std::int64_t r0,
-                  std::int64_t r1) noexcept;
   // GELU of one float, as the passes compute it (for the per-sample global context).
   float (*gelu)(float x) noexcept;
 };
