@@ -15,7 +15,7 @@ std::span<const OpEntry> op_registry() {
     std::vector<OpEntry> entries = {
         linear_entry(),          matmul_entry(),  layer_norm_entry(), batch_norm_entry(),
         softmax_entry(),         eltwise_entry(), binary_entry(),     pool_entry(),
-        global_avg_pool_entry(), permute_entry(), conv2d_entry(),     dwconv_entry(),
+        global_avg_pool_entry(), permute_entry(), conv2d_entry(),
     };
     for (OpEntry& mixer : mixer_op_entries()) entries.push_back(std::move(mixer));
     return entries;

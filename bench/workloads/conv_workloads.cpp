@@ -1,8 +1,8 @@
-// Workloads of conv2d, and `dwconv`: the depthwise conv of ConvNeXt-style mixers under the short
-// keys users type (h, w, c, k), padded to keep the size as the mixer does.
+// Workloads of conv2d. (`dwconv`, ConvNeXt's depthwise conv under the short keys h, w, c, k, is the
+// token mixer of kernels/mixers/dwconv.hpp.)
 //
-// Both take backend=auto|onednn|hand: Auto is what a model gets (the faster per shape, see
-// conv2d.cpp); the others force one implementation so the two can be compared on this machine.
+// backend=auto|onednn|hand: Auto is what a model gets (the faster per shape, see conv2d.cpp); the
+// others force one implementation so the two can be compared on this machine.
 #include <fmt/format.h>
 
 #include "bench/workloads/workload_util.hpp"
@@ -31,21 +31,6 @@ std::span<const ParamSpec> conv2d_bench_params() {
   return kSpecs;
 }
 
-std::span<const ParamSpec> dwconv_params() {
-  static const std::vector<ParamSpec> kSpecs = {
-      {.name = "n", .default_value = "1", .min = 1, .max = 1 << 20, .help = "batch"},
-      {.name = "h", .default_value = "56", .min = 1, .max = 1 << 20, .help = "height"},
-      {.name = "w", .default_value = "56", .min = 1, .max = 1 << 20, .help = "width"},
-      {.name = "c", .default_value = "96", .min = 1, .max = 1 << 20, .help = "channels"},
-      {.name = "k", .default_value = "7", .min = 1, .max = 31, .help = "kernel size (k x k), padded to 'same'"},
-      {.name = "stride", .default_value = "1", .min = 1, .max = 4, .help = "stride"},
-      {.name = "dilation", .default_value = "1", .min = 1, .max = 8, .help = "dilation"},
-      {.name = "bias", .default_value = "1", .min = 0, .max = 1, .help = "add a bias"},
-      kBackendSpec,
-  };
-  return kSpecs;
-}
-
 // `key` names the workload (the words the user typed, so the repro line re-measures the same point).
 Workload conv_workload(const Engine& engine, const Conv2dDesc& d, ConvBackend backend, std::string key,
                        std::uint64_t seed) {
@@ -71,30 +56,6 @@ OpEntry conv2d_entry() {
   return {"conv2d", "2-D conv on NHWC: dense, grouped, depthwise; stride, padding, dilation (oneDNN / hand)",
           conv2d_bench_params(), [](const Engine& engine, const Params& params, std::uint64_t seed) {
             const Conv2dDesc d = conv2d_desc_from(params);
-            return conv_workload(engine, d, backend_of(params), params.key(), seed);
-          }};
-}
-
-OpEntry dwconv_entry() {
-  return {"dwconv", "depthwise k x k conv, 'same' padding (ConvNeXt-style mixer); conv2d with groups = c",
-          dwconv_params(), [](const Engine& engine, const Params& params, std::uint64_t seed) {
-            const std::int64_t k = params.integer("k"), dilation = params.integer("dilation");
-            const std::int64_t c = params.integer("c");
-            const Conv2dDesc d{.n = params.integer("n"),
-                               .h = params.integer("h"),
-                               .w = params.integer("w"),
-                               .ic = c,
-                               .oc = c,
-                               .kh = k,
-                               .kw = k,
-                               .stride_h = params.integer("stride"),
-                               .stride_w = params.integer("stride"),
-                               .pad_h = dilation * (k - 1) / 2,
-                               .pad_w = dilation * (k - 1) / 2,
-                               .dilation_h = dilation,
-                               .dilation_w = dilation,
-                               .groups = c,
-                               .bias = params.integer("bias") != 0 ? Bias::Add : Bias::None};
             return conv_workload(engine, d, backend_of(params), params.key(), seed);
           }};
 }

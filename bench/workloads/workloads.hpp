@@ -18,7 +18,6 @@ OpEntry pool_entry();
 OpEntry global_avg_pool_entry();
 OpEntry permute_entry();
 OpEntry conv2d_entry();
-OpEntry dwconv_entry();
 // One entry per token mixer of kernels/mixers/mixer_registry.hpp, in its order.
 std::vector<OpEntry> mixer_op_entries();
 

@@ -232,6 +232,7 @@ int pick_tile_width(const Conv2dDesc& d, std::int64_t ow) {
 struct Prepared {
   Conv2dDesc desc;
   int threads = 1;
+  std::int64_t src_pixel = 0, dst_pixel = 0;  // floats between neighbouring pixels
   std::int64_t oh = 0, ow = 0;
   std::int64_t cp = 0;       // channels padded to a multiple of 16
   std::int64_t blocks = 0;   // cp / 16
@@ -247,9 +248,12 @@ struct Prepared {
 
 // Copies input row `iy` of one channel block into buffer columns pad_w .. pad_w + w - 1. The masked
 // load zero-fills the lanes past c, which then multiply zero weights.
-[[gnu::target("avx512f")]] void copy_row(const float* src, std::int64_t w, std::int64_t c, __mmask16 mask,
+[[gnu::target("avx512f")]] void copy_row(const float* src, std::int64_t w,
+                                         std::int64_t pixel_stride, __mmask16 mask,
                                          float* dst) noexcept {
-  for (std::int64_t x = 0; x < w; ++x) _mm512_store_ps(dst + x * kLanes, _mm512_maskz_loadu_ps(mask, src + x * c));
+  for (std::int64_t x = 0; x < w; ++x) {
+    _mm512_store_ps(dst + x * kLanes, _mm512_maskz_loadu_ps(mask, src + x * pixel_stride));
+  }
 }
 
 // Whether some output row in [oy0, oy1) reads input row iy through some tap.
@@ -292,7 +296,7 @@ void run_task(const Prepared& s, const float* src, float* dst, float* buffer,
             .ky_count = 0,
             .bias = s.bias.f32() + block * kLanes,
             .out = nullptr,
-            .out_step = c,
+            .out_step = s.dst_pixel,
             .ow = s.ow,
             .tiles = s.tiles,
             .channel_mask = mask,
@@ -309,12 +313,12 @@ void run_task(const Prepared& s, const float* src, float* dst, float* buffer,
     const std::int64_t rows_end = a.ky_count > 0 ? std::min(iy_end, top + (ky_hi - 1) * d.dilation_h + 1) : 0;
     for (; iy_next < rows_end; ++iy_next) {
       if (!row_needed(d, iy_next, oy0, oy1)) continue;
-      copy_row(src + ((b * d.h + iy_next) * d.w) * c + block * kLanes, d.w, c, mask,
-               buffer + (iy_next - iy_first) * row_floats + d.pad_w * kLanes);
+      copy_row(src + ((b * d.h + iy_next) * d.w) * s.src_pixel + block * kLanes, d.w, s.src_pixel,
+               mask, buffer + (iy_next - iy_first) * row_floats + d.pad_w * kLanes);
     }
     a.in = a.ky_count > 0 ? buffer + (top + ky_lo * d.dilation_h - iy_first) * row_floats : buffer;
     a.weights = s.weights.f32() + (a.ky_count > 0 ? ky_lo : 0) * d.kw * s.cp + block * kLanes;
-    a.out = dst + ((b * s.oh + oy) * s.ow) * c + block * kLanes;
+    a.out = dst + ((b * s.oh + oy) * s.ow) * s.dst_pixel + block * kLanes;
     s.kernel(a);
   }
 }
@@ -343,11 +347,15 @@ DwconvNhwcAvx512::~DwconvNhwcAvx512() = default;
 int DwconvNhwcAvx512::tile_width() const { return state_->tile; }
 int DwconvNhwcAvx512::rows_per_task() const { return static_cast<int>(state_->rows_per_task); }
 
-DwconvNhwcAvx512 DwconvNhwcAvx512::create(const Engine& engine, const Conv2dDesc& d, ConstTensorView weights,
-                                          ConstTensorView bias) {
+DwconvNhwcAvx512 DwconvNhwcAvx512::create(const Engine& engine, const Conv2dDesc& d,
+                                          ConstTensorView weights, ConstTensorView bias,
+                                          DwconvPixelStrides strides) {
   HWNAS_ASSERT(why_not(d).empty());
   auto s = std::make_unique<State>();
   s->desc = d;
+  s->src_pixel = strides.src > 0 ? strides.src : d.ic;
+  s->dst_pixel = strides.dst > 0 ? strides.dst : d.oc;
+  HWNAS_ASSERT(s->src_pixel >= d.ic && s->dst_pixel >= d.oc);
   s->threads = engine.threads();
   s->oh = conv2d_out_h(d);
   s->ow = conv2d_out_w(d);

@@ -22,6 +22,13 @@
 
 namespace hwnas::cpu {
 
+// Floats between neighbouring pixels of src and dst; 0 means c (contiguous). A larger stride runs
+// the conv on a channel slice of a wider tensor in place (InceptionNeXt's branches): run() is then
+// given pointers to the slice's first channel.
+struct DwconvPixelStrides {
+  std::int64_t src = 0, dst = 0;
+};
+
 class DwconvNhwcAvx512 {
  public:
   static constexpr std::string_view kName = "hand:dwconv_nhwc_avx512";
@@ -30,10 +37,12 @@ class DwconvNhwcAvx512 {
   // ic=3 and oc=8 (depthwise only)", "cpu lacks avx512f", ...). desc must already pass check().
   static std::string why_not(const Conv2dDesc& desc);
 
-  // Reorders weights ([c, 1, kh, kw], any strides) and bias ([c] or empty) and allocates the per-thread
-  // buffers for engine.threads() threads. Asserts why_not(desc) is empty.
-  static DwconvNhwcAvx512 create(const Engine& engine, const Conv2dDesc& desc, ConstTensorView weights,
-                                 ConstTensorView bias);
+  // Reorders weights ([c, 1, kh, kw], any strides) and bias ([c] or empty) and allocates the
+  // per-thread buffers for engine.threads() threads. Asserts why_not(desc) is empty and strides >=
+  // c.
+  static DwconvNhwcAvx512 create(const Engine& engine, const Conv2dDesc& desc,
+                                 ConstTensorView weights, ConstTensorView bias,
+                                 DwconvPixelStrides strides = {});
 
   // Compute only; no allocation, nothing throws. Not safe to call concurrently on one object.
   void run(const float* src, float* dst) const noexcept;
