@@ -17,6 +17,7 @@ std::span<const OpEntry> op_registry() {
         softmax_entry(),         eltwise_entry(), binary_entry(),     pool_entry(),
         global_avg_pool_entry(), permute_entry(), conv2d_entry(),     dwconv_entry(),
     };
+    for (OpEntry& layer : layer_op_entries()) entries.push_back(std::move(layer));
     for (OpEntry& mixer : mixer_op_entries()) entries.push_back(std::move(mixer));
     return entries;
   }();
@@ -133,6 +134,38 @@ std::vector<SuiteEntry> mixer_suite() {
     add("gnconv", {"order=" + n(s.index + 1)}, "HorNet-T gnConv, order 2..5 by stage");
     add("identity", {}, "IdentityFormer baseline");
     if (s.index >= 3) add("random_mixing", {}, "RandFormer fixed random token mixing (stages 3-4)");
+  }
+  return suite;
+}
+
+std::vector<SuiteEntry> layer_suite() {
+  struct Stage {
+    int index;
+    std::int64_t side, c;
+  };
+  // Stage shapes as backbone_suite() (Swin-T / ConvNeXt-T widths, MLP ratio 4); stems from the
+  // 224x224x3 image to stage 1, downsampling from each stage to the next.
+  constexpr Stage kStages[] = {{1, 56, 96}, {2, 28, 192}, {3, 14, 384}, {4, 7, 768}};
+  const auto n = [](std::int64_t v) { return std::to_string(v); };
+  std::vector<SuiteEntry> suite;
+  for (const Stage& s : kStages) {
+    const std::string where = fmt::format("stage {} ({}x{}x{})", s.index, s.side, s.side, s.c);
+    const std::vector<std::string> hwc = {"h=" + n(s.side), "w=" + n(s.side), "c=" + n(s.c)};
+    const auto add = [&](std::string op, std::vector<std::string> extra, std::string note) {
+      std::vector<std::string> words = hwc;
+      words.insert(words.end(), extra.begin(), extra.end());
+      suite.push_back({std::move(op), std::move(words), where + " " + std::move(note)});
+    };
+    add("mlp", {"ratio=4", "act=gelu_erf"}, "timm Mlp, GELU");
+    add("mlp", {"ratio=4", "act=gelu_erf", "residual=layer_scale"},
+        "Mlp + layer scale + residual (fused)");
+    add("mlp", {"ratio=4", "act=gelu_erf", "residual=layer_scale", "residual_impl=separate"},
+        "Mlp + layer scale + residual (separate binary ops)");
+    add("mlp", {"ratio=4", "act=star_relu"}, "MetaFormer Mlp, StarReLU");
+    add("conv_ffn", {"ratio=" + std::string(s.index <= 2 ? "8" : "4"), "act=gelu_erf"},
+        "PVTv2 ConvFFN (PVTv2's ratios 8/8/4/4)");
+    add("glu_mlp", {"ratio=2.6667", "act=gelu_erf"},
+        "GluMlp, hidden 8c/3 (iso-FLOPs with ratio 4)");
   }
   return suite;
 }
