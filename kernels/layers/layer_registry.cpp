@@ -4,16 +4,17 @@
 #include <algorithm>
 
 #include "kernels/error.hpp"
+#include "kernels/layers/conv_downsample.hpp"
 #include "kernels/layers/layer.hpp"
 #include "kernels/layers/mlp.hpp"
+#include "kernels/layers/patch_merging.hpp"
 
 namespace hwnas {
 
 std::span<const LayerEntry> layer_registry() {
   static const std::vector<LayerEntry> kEntries = {
-      mlp_layer_entry(),
-      conv_ffn_layer_entry(),
-      glu_mlp_layer_entry(),
+      mlp_layer_entry(),           conv_ffn_layer_entry(),        glu_mlp_layer_entry(),
+      patch_merging_layer_entry(), conv_downsample_layer_entry(),
   };
   return kEntries;
 }
