@@ -166,7 +166,21 @@ std::vector<SuiteEntry> layer_suite() {
         "PVTv2 ConvFFN (PVTv2's ratios 8/8/4/4)");
     add("glu_mlp", {"ratio=2.6667", "act=gelu_erf"},
         "GluMlp, hidden 8c/3 (iso-FLOPs with ratio 4)");
+    if (s.index < 4) {
+      add("patch_merging", {}, "Swin patch merging to the next stage");
+      add("conv_downsample", {"kernel=2", "norm=pre"}, "ConvNeXt LN + 2x2 s2 conv");
+      add("conv_downsample", {"kernel=3", "norm=post"}, "PVTv2 overlapping 3x3 s2 conv + LN");
+    }
   }
+  suite.push_back({"patch_embed",
+                   {"h=224", "w=224", "c=96", "patch=4", "norm=ln"},
+                   "stem (224x224x3 -> 56x56x96) Swin patch embed 4x4"});
+  suite.push_back({"conv_stem",
+                   {"h=224", "w=224", "c=96", "act=gelu_erf"},
+                   "stem (224x224x3 -> 56x56x96) two 3x3 s2 convs, GELU"});
+  suite.push_back({"conv_stem",
+                   {"h=224", "w=224", "c=96", "act=relu"},
+                   "stem (224x224x3 -> 56x56x96) two 3x3 s2 convs, ReLU"});
   return suite;
 }
 

@@ -8,13 +8,15 @@
 #include "kernels/layers/layer.hpp"
 #include "kernels/layers/mlp.hpp"
 #include "kernels/layers/patch_merging.hpp"
+#include "kernels/layers/stem.hpp"
 
 namespace hwnas {
 
 std::span<const LayerEntry> layer_registry() {
   static const std::vector<LayerEntry> kEntries = {
       mlp_layer_entry(),           conv_ffn_layer_entry(),        glu_mlp_layer_entry(),
-      patch_merging_layer_entry(), conv_downsample_layer_entry(),
+      patch_merging_layer_entry(), conv_downsample_layer_entry(), patch_embed_layer_entry(),
+      conv_stem_layer_entry(),
   };
   return kEntries;
 }
