@@ -74,6 +74,10 @@ Shape dst_shape(const MlpDesc& desc);  // [n, h, w, c]
 // How the residual is applied: in fc2's output pass (oneDNN post-ops), or as the separate binary
 // ops a framework would run (fc2, then dst *= gamma, then dst += residual): the comparison that
 // shows the fusion pays.
+// Measured (bench/compare.py, 5 interleaved rounds, 2 threads, ratio-4 GELU MLP with
+// residual=layer_scale): fused/separate time 0.957 at 56x56x96, 0.986 at 28x28x192, 0.985 at
+// 14x14x384, 0.99 (noisy, [0.54, 1.8]) at 7x7x768: the two binary passes over [T, c] cost 1-4 % of
+// the MLP, which the post-ops save; never slower beyond noise.
 enum class ResidualFusion { PostOp, Separate };
 
 struct MlpOptions {
