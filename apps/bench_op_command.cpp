@@ -1,4 +1,5 @@
-// hwnas bench-op OP key=value... | --suite backbone|mixers | --list   [--threads N] [--db FILE]
+// hwnas bench-op OP key=value... | --suite backbone|mixers|layers | --list   [--threads N] [--db
+// FILE]
 // [--json]
 #include <fmt/format.h>
 #include <unistd.h>
@@ -146,15 +147,17 @@ void run(const BenchOpOptions& options) {
       entries = backbone_suite();
     } else if (options.suite == "mixers") {
       entries = mixer_suite();
+    } else if (options.suite == "layers") {
+      entries = layer_suite();
     } else {
-      throw InvalidArgument(
-          fmt::format("bench-op: unknown --suite '{}'; suites: backbone, mixers", options.suite));
+      throw InvalidArgument(fmt::format(
+          "bench-op: unknown --suite '{}'; suites: backbone, mixers, layers", options.suite));
     }
   } else {
     if (options.words.empty()) {
       throw InvalidArgument(
           "bench-op: name an op (hwnas bench-op --list shows them) or give --suite "
-          "backbone|mixers");
+          "backbone|mixers|layers");
     }
     entries.push_back({options.words.front(), {options.words.begin() + 1, options.words.end()}, ""});
   }
@@ -243,9 +246,10 @@ void add_bench_op_command(CLI::App& app) {
       "bench-op", "Time one op config (or a suite) with the timing protocol and store the measurement");
   command->add_option("op", options->words, "OP key=value ... (see --list)");
   command->add_flag("--list", options->list, "list every op with its keys, defaults and ranges");
-  command->add_option(
-      "--suite", options->suite,
-      "time a shape suite instead of one op: backbone (core ops), mixers (token mixers)");
+  command->add_option("--suite", options->suite,
+                      "time a shape suite instead of one op: backbone (core ops), mixers (token "
+                      "mixers), layers (MLPs, "
+                      "stems, downsampling)");
   command->add_flag("--json", options->json, "print JSON (one object; an array for a suite)");
   command->add_option("--policy", options->policy, "timing policy: default or quick")->capture_default_str();
   command->add_option("--seed", options->seed, "seed of the random inputs")->capture_default_str();

@@ -17,6 +17,7 @@ std::span<const OpEntry> op_registry() {
         softmax_entry(),         eltwise_entry(), binary_entry(),     pool_entry(),
         global_avg_pool_entry(), permute_entry(), conv2d_entry(),
     };
+    for (OpEntry& layer : layer_op_entries()) entries.push_back(std::move(layer));
     for (OpEntry& mixer : mixer_op_entries()) entries.push_back(std::move(mixer));
     return entries;
   }();
@@ -134,6 +135,52 @@ std::vector<SuiteEntry> mixer_suite() {
     add("identity", {}, "IdentityFormer baseline");
     if (s.index >= 3) add("random_mixing", {}, "RandFormer fixed random token mixing (stages 3-4)");
   }
+  return suite;
+}
+
+std::vector<SuiteEntry> layer_suite() {
+  struct Stage {
+    int index;
+    std::int64_t side, c;
+  };
+  // Stage shapes as backbone_suite() (Swin-T / ConvNeXt-T widths, MLP ratio 4); stems from the
+  // 224x224x3 image to stage 1, downsampling from each stage to the next.
+  constexpr Stage kStages[] = {{1, 56, 96}, {2, 28, 192}, {3, 14, 384}, {4, 7, 768}};
+  const auto n = [](std::int64_t v) { return std::to_string(v); };
+  std::vector<SuiteEntry> suite;
+  for (const Stage& s : kStages) {
+    const std::string where = fmt::format("stage {} ({}x{}x{})", s.index, s.side, s.side, s.c);
+    const std::vector<std::string> hwc = {"h=" + n(s.side), "w=" + n(s.side), "c=" + n(s.c)};
+    const auto add = [&](std::string op, std::vector<std::string> extra, std::string note) {
+      std::vector<std::string> words = hwc;
+      words.insert(words.end(), extra.begin(), extra.end());
+      suite.push_back({std::move(op), std::move(words), where + " " + std::move(note)});
+    };
+    add("mlp", {"ratio=4", "act=gelu_erf"}, "timm Mlp, GELU");
+    add("mlp", {"ratio=4", "act=gelu_erf", "residual=layer_scale"},
+        "Mlp + layer scale + residual (fused)");
+    add("mlp", {"ratio=4", "act=gelu_erf", "residual=layer_scale", "residual_impl=separate"},
+        "Mlp + layer scale + residual (separate binary ops)");
+    add("mlp", {"ratio=4", "act=star_relu"}, "MetaFormer Mlp, StarReLU");
+    add("conv_ffn", {"ratio=" + std::string(s.index <= 2 ? "8" : "4"), "act=gelu_erf"},
+        "PVTv2 ConvFFN (PVTv2's ratios 8/8/4/4)");
+    add("glu_mlp", {"ratio=2.6667", "act=gelu_erf"},
+        "GluMlp, hidden 8c/3 (iso-FLOPs with ratio 4)");
+    if (s.index < 4) {
+      add("patch_merging", {}, "Swin patch merging to the next stage");
+      add("conv_downsample", {"kernel=2", "norm=pre"}, "ConvNeXt LN + 2x2 s2 conv");
+      add("conv_downsample", {"kernel=3", "norm=post"}, "PVTv2 overlapping 3x3 s2 conv + LN");
+    }
+  }
+  suite.push_back({"patch_embed",
+                   {"h=224", "w=224", "c=96", "patch=4", "norm=ln"},
+                   "stem (224x224x3 -> 56x56x96) Swin patch embed 4x4"});
+  suite.push_back({"conv_stem",
+                   {"h=224", "w=224", "c=96", "act=gelu_erf"},
+                   "stem (224x224x3 -> 56x56x96) two 3x3 s2 convs, GELU"});
+  suite.push_back({"conv_stem",
+                   {"h=224", "w=224", "c=96", "act=relu"},
+                   "stem (224x224x3 -> 56x56x96) two 3x3 s2 convs, ReLU"});
   return suite;
 }
 

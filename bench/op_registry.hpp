@@ -60,4 +60,9 @@ std::vector<SuiteEntry> backbone_suite();
 // paper's tiny model uses there. `hwnas bench-op --suite mixers`, hwnas_micro and bench/RESULTS.md.
 std::vector<SuiteEntry> mixer_suite();
 
+// The layers around the mixers (kernels/layers/: MLPs, stems, downsampling) at the same four stage
+// shapes: MLPs per stage, patch_embed / conv_stem from the 224x224x3 image, patch_merging /
+// conv_downsample between stages. `hwnas bench-op --suite layers`, hwnas_micro.
+std::vector<SuiteEntry> layer_suite();
+
 }  // namespace hwnas

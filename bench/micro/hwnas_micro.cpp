@@ -1,6 +1,6 @@
-// hwnas_micro: Google Benchmark registrations of every op in the backbone and mixer shape suites
-// (hwnas::backbone_suite, hwnas::mixer_suite), named by canonical key so --benchmark_filter and the
-// JSON output join the store without glue.
+// hwnas_micro: Google Benchmark registrations of every op in the backbone, mixer and layer shape
+// suites (hwnas::backbone_suite, hwnas::mixer_suite, hwnas::layer_suite), named by canonical key so
+// --benchmark_filter and the JSON output join the store without glue.
 //
 //   hwnas_micro --hwnas_threads=2 --benchmark_out=micro.json --benchmark_out_format=json
 //
@@ -46,6 +46,7 @@ int main(int argc, char** argv) {
     std::uint64_t seed = 1;
     std::vector<hwnas::SuiteEntry> suite = hwnas::backbone_suite();
     for (hwnas::SuiteEntry& mixer : hwnas::mixer_suite()) suite.push_back(std::move(mixer));
+    for (hwnas::SuiteEntry& layer : hwnas::layer_suite()) suite.push_back(std::move(layer));
     for (const hwnas::SuiteEntry& entry : suite) {
       auto workload = std::make_shared<hwnas::Workload>(
           hwnas::make_workload(engine, entry.op, entry.assignments, seed++));

@@ -18,6 +18,8 @@ OpEntry pool_entry();
 OpEntry global_avg_pool_entry();
 OpEntry permute_entry();
 OpEntry conv2d_entry();
+// One entry per layer of kernels/layers/layer.hpp (MLPs, stems, downsampling), in its order.
+std::vector<OpEntry> layer_op_entries();
 // One entry per token mixer of kernels/mixers/mixer_registry.hpp, in its order.
 std::vector<OpEntry> mixer_op_entries();
 

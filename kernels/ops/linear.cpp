@@ -11,6 +11,32 @@ namespace hwnas {
 
 namespace {
 constexpr std::int64_t kMaxExtent = std::int64_t{1} << 31;
+
+constexpr std::string_view kResidualNames[] = {"none", "add", "layer_scale"};
+
+// The keys' parameters: bench-op's list plus the residual epilogue, which bench-op's linear entry
+// does not time (its workload has no residual tensor; the MLP layers time it).
+std::span<const ParamSpec> linear_key_params() {
+  static const std::vector<ParamSpec> kSpecs = [] {
+    std::vector<ParamSpec> s(linear_params().begin(), linear_params().end());
+    s.push_back({.name = "residual",
+                 .default_value = "none",
+                 .choices = {"none", "add", "layer_scale"},
+                 .help = "output pass adds a residual (layer_scale: residual + gamma * out)"});
+    return s;
+  }();
+  return kSpecs;
+}
+}  // namespace
+
+std::string_view to_string(Residual r) { return kResidualNames[static_cast<int>(r)]; }
+
+Residual parse_residual(std::string_view name) {
+  for (int i = 0; i < 3; ++i) {
+    if (kResidualNames[i] == name) return static_cast<Residual>(i);
+  }
+  throw InvalidArgument(
+      fmt::format("residual '{}' is unknown; expected none, add or layer_scale", name));
 }
 
 std::span<const ParamSpec> linear_params() {
@@ -27,11 +53,13 @@ std::span<const ParamSpec> linear_params() {
 }
 
 std::string to_string(const LinearDesc& d) {
-  return make_key("linear", {{"m", std::to_string(d.m)},
-                             {"k", std::to_string(d.k)},
-                             {"n", std::to_string(d.n)},
-                             {"bias", d.bias == Bias::Add ? "1" : "0"},
-                             {"act", std::string(to_string(d.act))}});
+  std::string key = make_key("linear", {{"m", std::to_string(d.m)},
+                                        {"k", std::to_string(d.k)},
+                                        {"n", std::to_string(d.n)},
+                                        {"bias", d.bias == Bias::Add ? "1" : "0"},
+                                        {"act", std::string(to_string(d.act))}});
+  if (d.residual != Residual::None) key += fmt::format(",residual={}", to_string(d.residual));
+  return key;
 }
 
 LinearDesc linear_desc_from(const Params& p) {
@@ -43,7 +71,10 @@ LinearDesc linear_desc_from(const Params& p) {
 }
 
 LinearDesc parse_linear_desc(std::string_view key) {
-  return linear_desc_from(Params::from_key("linear", linear_params(), key));
+  const Params p = Params::from_key("linear", linear_key_params(), key);
+  LinearDesc d = linear_desc_from(p);
+  d.residual = parse_residual(p.word("residual"));
+  return d;
 }
 
 void check(const LinearDesc& d) {
@@ -62,9 +93,11 @@ void check(const LinearDesc& d) {
 OpCost cost(const LinearDesc& d) {
   const double bias = d.bias == Bias::Add ? static_cast<double>(d.n) : 0.0;
   const double m = static_cast<double>(d.m), k = static_cast<double>(d.k), n = static_cast<double>(d.n);
-  return {.flops = 2.0 * m * k * n,
-          .bytes = 4.0 * (m * k + n * k + bias + m * n),
-          .params = d.n * d.k + static_cast<std::int64_t>(bias)};
+  const double residual = d.residual != Residual::None ? m * n : 0.0;
+  const double gamma = d.residual == Residual::ScaledAdd ? n : 0.0;
+  return {.flops = 2.0 * m * k * n + residual + (gamma > 0 ? m * n : 0.0),
+          .bytes = 4.0 * (m * k + n * k + bias + m * n + residual + gamma),
+          .params = d.n * d.k + static_cast<std::int64_t>(bias + gamma)};
 }
 
 Shape linear_weights_shape(const LinearDesc& d) { return {d.n, d.k}; }
@@ -80,7 +113,7 @@ LinearPlan& LinearPlan::operator=(LinearPlan&&) noexcept = default;
 LinearPlan::~LinearPlan() = default;
 
 LinearPlan LinearPlan::create(const Engine& engine, const LinearDesc& d, ConstTensorView weights,
-                              ConstTensorView bias) {
+                              ConstTensorView bias, ConstTensorView gamma) {
   check(d);
   const std::string key = to_string(d);
   if (weights.dtype() != DType::F32) {
@@ -95,6 +128,16 @@ LinearPlan LinearPlan::create(const Engine& engine, const LinearDesc& d, ConstTe
     throw InvalidArgument(
         fmt::format("linear: bias shape {} must be [n={}] [{}]", bias.shape().to_string(), d.n, key));
   }
+  if (d.residual == Residual::ScaledAdd &&
+      !(gamma.shape() == Shape{d.n} && gamma.dtype() == DType::F32 && !gamma.empty())) {
+    throw InvalidArgument(
+        fmt::format("linear: gamma shape {} must be [n={}] f32 for residual=layer_scale [{}]",
+                    gamma.shape().to_string(), d.n, key));
+  }
+  if (d.residual != Residual::ScaledAdd && !gamma.empty()) {
+    throw InvalidArgument(fmt::format("linear: gamma given but residual={} takes none [{}]",
+                                      to_string(d.residual), key));
+  }
   using onednn::md_dense;
   using dnnl::memory;
   auto prepared = onednn::prepare(key, [&] {
@@ -102,10 +145,35 @@ LinearPlan LinearPlan::create(const Engine& engine, const LinearDesc& d, ConstTe
     const memory::desc src_md = md_dense({d.m, d.k});
     const memory::desc dst_md = md_dense({d.m, d.n});
     const memory::desc bias_md = d.bias == Bias::Add ? md_dense({1, d.n}) : memory::desc();
-    const auto pd = onednn::make_matmul_pd(eng, src_md, onednn::md_any({d.k, d.n}), bias_md, dst_md,
-                                           onednn::make_attr(d.act));
+    dnnl::primitive_attr attr = onednn::make_attr(d.act);
+    // Post-op chain: [act], [* gamma], [+ residual]; each binary operand is addressed by its index
+    // in the chain.
+    int gamma_index = -1, residual_index = -1;
+    if (d.residual != Residual::None) {
+      dnnl::post_ops ops = attr.get_post_ops();
+      if (d.residual == Residual::ScaledAdd) {
+        gamma_index = ops.len();
+        ops.append_binary(dnnl::algorithm::binary_mul, md_dense({1, d.n}));
+      }
+      residual_index = ops.len();
+      ops.append_binary(dnnl::algorithm::binary_add, dst_md);
+      attr.set_post_ops(ops);
+    }
+    const auto pd =
+        onednn::make_matmul_pd(eng, src_md, onednn::md_any({d.k, d.n}), bias_md, dst_md, attr);
     // The user's [n, k] weights seen as the [k, n] matrix matmul multiplies by: strides {1, k}.
     onednn::PreparedArgs args{.inputs = {{DNNL_ARG_SRC, src_md}}, .dst = {DNNL_ARG_DST, dst_md}};
+    if (residual_index >= 0) {
+      args.inputs.push_back(
+          {DNNL_ARG_ATTR_MULTIPLE_POST_OP(residual_index) | DNNL_ARG_SRC_1, dst_md});
+    }
+    if (gamma_index >= 0) {
+      const memory::desc gamma_md = md_dense({1, d.n});
+      const Tensor dense_gamma = Tensor::copy_of(gamma);  // any strides in, [1, n] dense out
+      args.constants.emplace(
+          DNNL_ARG_ATTR_MULTIPLE_POST_OP(gamma_index) | DNNL_ARG_SRC_1,
+          onednn::reorder_into(engine, gamma_md, dense_gamma.cview().data(), gamma_md));
+    }
     args.constants.emplace(
         DNNL_ARG_WEIGHTS,
         onednn::reorder_into(engine, onednn::md_of(Shape{d.k, d.n}, Shape{1, d.k}), weights.data(),
@@ -123,7 +191,20 @@ void LinearPlan::run(ConstTensorView src, TensorView dst) const {
   const State& s = *state_;
   HWNAS_ASSERT(src.is_contiguous() && src.numel() == s.desc.m * s.desc.k && src.shape()[src.rank() - 1] == s.desc.k);
   HWNAS_ASSERT(dst.is_contiguous() && dst.numel() == s.desc.m * s.desc.n && dst.shape()[dst.rank() - 1] == s.desc.n);
+  HWNAS_ASSERT(s.desc.residual == Residual::None);
   s.primitive.run({src.data()}, dst.data());
+}
+
+void LinearPlan::run(ConstTensorView src, ConstTensorView residual, TensorView dst) const {
+  const State& s = *state_;
+  HWNAS_ASSERT(s.desc.residual != Residual::None);
+  HWNAS_ASSERT(src.is_contiguous() && src.numel() == s.desc.m * s.desc.k &&
+               src.shape()[src.rank() - 1] == s.desc.k);
+  HWNAS_ASSERT(dst.is_contiguous() && dst.numel() == s.desc.m * s.desc.n &&
+               dst.shape()[dst.rank() - 1] == s.desc.n);
+  HWNAS_ASSERT(residual.is_contiguous() && residual.numel() == dst.numel() &&
+               residual.data() != dst.data());
+  s.primitive.run({src.data(), residual.data()}, dst.data());
 }
 
 const LinearDesc& LinearPlan::desc() const { return state_->desc; }

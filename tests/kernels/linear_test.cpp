@@ -65,6 +65,74 @@ INSTANTIATE_TEST_SUITE_P(
                       LinearDesc{.m = 5, .k = 13, .n = 96, .act = Activation::Hardswish}),
     [](const auto& p) { return testing::key_to_test_name(to_string(p.param)); });
 
+// The residual epilogue: dst = residual + gamma * act(x W^T + b) in the matmul's output pass.
+class LinearResidualTest : public ::testing::TestWithParam<LinearDesc> {};
+
+TEST_P(LinearResidualTest, MatchesFloat64Reference) {
+  const LinearDesc d = GetParam();
+  const std::string key = to_string(d);
+  std::mt19937_64 rng(fresh_seed(key));
+  Tensor src = testing::random_tensor({d.m, d.k}, rng);
+  Tensor weights = testing::random_tensor(linear_weights_shape(d), rng);
+  Tensor bias = testing::random_tensor({d.n}, rng);
+  Tensor gamma = testing::random_tensor({d.n}, rng);
+  Tensor residual = testing::random_tensor({d.m, d.n}, rng);
+  Tensor dst = Tensor::empty({d.m, d.n});
+  testing::poison(dst.view());
+  const bool scaled = d.residual == Residual::ScaledAdd;
+  const LinearPlan plan = LinearPlan::create(testing::test_engine(), d, weights.view(), bias.view(),
+                                             scaled ? gamma.view() : ConstTensorView{});
+  plan.run(src.view(), residual.view(), dst.view());
+  LinearDesc plain = d;
+  plain.residual = Residual::None;
+  auto ref = reference::linear(plain, src.view(), weights.view(), bias.view());
+  for (std::int64_t i = 0; i < d.m * d.n; ++i) {
+    const auto u = static_cast<std::size_t>(i);
+    const double g = scaled ? gamma.f32()[i % d.n] : 1.0, r = residual.f32()[i];
+    ref.value[u] = r + g * ref.value[u];
+    ref.magnitude[u] = std::abs(r) + std::abs(g) * ref.magnitude[u];
+  }
+  // As the plain test, plus one rounding each for the multiply and the add (2u of the magnitude).
+  EXPECT_TRUE(all_close(key, dst.view(), ref, [&](double r, double mag, std::int64_t) {
+    return 1.13 * testing::sum_tolerance(d.k + 2, mag) + testing::transcendental_tolerance(r, 4e-6);
+  }));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, LinearResidualTest,
+    ::testing::Values(
+        LinearDesc{.m = 1, .k = 1, .n = 1, .residual = Residual::Add},
+        LinearDesc{.m = 13, .k = 23, .n = 7, .bias = Bias::None, .residual = Residual::ScaledAdd},
+        LinearDesc{.m = 57, .k = 384, .n = 96, .residual = Residual::ScaledAdd},
+        LinearDesc{
+            .m = 49, .k = 19, .n = 23, .act = Activation::GeluErf, .residual = Residual::ScaledAdd},
+        LinearDesc{.m = 5, .k = 13, .n = 96, .act = Activation::Relu, .residual = Residual::Add}),
+    [](const auto& p) { return testing::key_to_test_name(to_string(p.param)); });
+
+TEST(LinearKey, ResidualRoundTrips) {
+  const LinearDesc d{.m = 49, .k = 384, .n = 96, .residual = Residual::ScaledAdd};
+  EXPECT_EQ(to_string(d), "linear:m=49,k=384,n=96,bias=1,act=none,residual=layer_scale");
+  EXPECT_EQ(parse_linear_desc(to_string(d)), d);
+  EXPECT_EQ(cost(d).params, 96 * 384 + 96 + 96);
+}
+
+TEST(LinearErrors, ResidualGamma) {
+  const Engine eng = testing::test_engine();
+  Tensor w = Tensor::zeros({4, 3}), b = Tensor::zeros({4}), g = Tensor::zeros({3});
+  try {
+    LinearPlan::create(eng, {.m = 2, .k = 3, .n = 4, .residual = Residual::ScaledAdd}, w.view(),
+                       b.view(), g.view());
+    FAIL() << "expected InvalidArgument";
+  } catch (const InvalidArgument& e) {
+    EXPECT_NE(std::string(e.what()).find("gamma shape [3] must be [n=4]"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_THROW(LinearPlan::create(eng, {.m = 2, .k = 3, .n = 4, .residual = Residual::Add},
+                                  w.view(), b.view(), g.view()),
+               InvalidArgument);
+  EXPECT_THROW(parse_linear_desc("linear:residual=scale"), InvalidArgument);
+}
+
 TEST(LinearKey, RoundTrips) {
   const LinearDesc d{.m = 3136, .k = 96, .n = 384, .bias = Bias::None, .act = Activation::GeluErf};
   EXPECT_EQ(to_string(d), "linear:m=3136,k=96,n=384,bias=0,act=gelu_erf");
