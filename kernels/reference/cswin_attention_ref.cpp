@@ -17,8 +17,15 @@ RefOutput cswin_attention(const CswinAttentionDesc& d, const ConstTensorView& sr
   // Padded to a multiple of sw in both dimensions; each branch reads only the part it pads into.
   const std::int64_t hp = d.branches == 2 ? (d.h + d.sw - 1) / d.sw * d.sw : d.h;
   const std::int64_t wp = d.branches == 2 ? (d.w + d.sw - 1) / d.sw * d.sw : d.w;
-  const ConstTensorView qkv_w = weights.get("qkv.weight", key);
-  const bool qkv_bias = d.qkv_bias == Bias::Add;
+  // Dense float64 copies, so the loops below index plainly.
+  const auto dense = [](const ConstTensorView& view) {
+    std::vector<double> out(static_cast<std::size_t>(view.numel()));
+    for (std::int64_t i = 0; i < view.numel(); ++i) out[static_cast<std::size_t>(i)] = at(view, i);
+    return out;
+  };
+  const std::vector<double> input = dense(src), qkv_w = dense(weights.get("qkv.weight", key));
+  const std::vector<double> qkv_b =
+      d.qkv_bias == Bias::Add ? dense(weights.get("qkv.bias", key)) : std::vector<double>(3 * c);
 
   // qkv[b][y][x][j], j < 3c, over the zero-padded map.
   std::vector<double> qkv(static_cast<std::size_t>(d.n * hp * wp * 3 * c));
@@ -30,10 +37,11 @@ RefOutput cswin_attention(const CswinAttentionDesc& d, const ConstTensorView& sr
       for (std::int64_t x = 0; x < wp; ++x) {
         double* row = qkv_at(b, y, x);
         for (std::int64_t j = 0; j < 3 * c; ++j) {
-          double sum = qkv_bias ? at(weights.get("qkv.bias", key), j) : 0.0;
+          double sum = qkv_b[static_cast<std::size_t>(j)];
           if (y < d.h && x < d.w) {
+            const double* in = input.data() + ((b * d.h + y) * d.w + x) * c;
             for (std::int64_t i = 0; i < c; ++i) {
-              sum += at(src, ((b * d.h + y) * d.w + x) * c + i) * at(qkv_w, j * c + i);
+              sum += in[i] * qkv_w[static_cast<std::size_t>(j * c + i)];
             }
           }
           row[j] = sum;
@@ -108,13 +116,15 @@ RefOutput cswin_attention(const CswinAttentionDesc& d, const ConstTensorView& sr
   }
 
   RefOutput out = RefOutput::of_shape({d.n, d.h, d.w, c});
-  const ConstTensorView proj_w = weights.get("proj.weight", key);
-  const ConstTensorView proj_b = weights.get("proj.bias", key);
+  const std::vector<double> proj_w = dense(weights.get("proj.weight", key));
+  const std::vector<double> proj_b = dense(weights.get("proj.bias", key));
   for (std::int64_t t = 0; t < d.n * d.h * d.w; ++t) {
     for (std::int64_t o = 0; o < c; ++o) {
-      double sum = at(proj_b, o), magnitude = std::abs(at(proj_b, o));
+      const double bias = proj_b[static_cast<std::size_t>(o)];
+      double sum = bias, magnitude = std::abs(bias);
       for (std::int64_t i = 0; i < c; ++i) {
-        const double term = at(proj_w, o * c + i) * a[static_cast<std::size_t>(t * c + i)];
+        const double term =
+            proj_w[static_cast<std::size_t>(o * c + i)] * a[static_cast<std::size_t>(t * c + i)];
         sum += term;
         magnitude += std::abs(term);
       }
