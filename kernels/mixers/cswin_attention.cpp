@@ -339,7 +339,12 @@ void CswinAttentionPlan::run(ConstTensorView src, TensorView dst) const {
         std::copy_n(row + c + ch0, hd, kb + t * hd);
         std::copy_n(row + 2 * c + ch0, hd, vb + t * hd);
       }
-      for (std::int64_t m0 = 0; m0 < t_count; m0 += kQueryBlock) {
+      // Queries only for the rows that survive the crop: a horizontal stripe's padded rows are
+      // its last ones (they stay keys); a vertical stripe's padded columns interleave, so there
+      // every query is computed and the padded ones dropped at the scatter.
+      const std::int64_t y_end = std::min(g.win_h, d.h - y0), x_end = std::min(g.win_w, d.w - x0);
+      const std::int64_t q_count = y_end * g.win_w;
+      for (std::int64_t m0 = 0; m0 < q_count; m0 += kQueryBlock) {
         cpu::attention_tile({.q = qb + m0 * hd,
                              .q_stride = hd,
                              .k = kb,
@@ -348,7 +353,7 @@ void CswinAttentionPlan::run(ConstTensorView src, TensorView dst) const {
                              .v_stride = hd,
                              .o = ob + m0 * hd,
                              .o_stride = hd,
-                             .m = std::min(kQueryBlock, t_count - m0),
+                             .m = std::min(kQueryBlock, q_count - m0),
                              .n = t_count,
                              .dk = hd,
                              .dv = hd,
@@ -359,7 +364,6 @@ void CswinAttentionPlan::run(ConstTensorView src, TensorView dst) const {
       const std::int64_t lepe_ch = task.head * hd;  // within the branch
       const float* w = s.lepe_w[static_cast<std::size_t>(task.branch)].data() + lepe_ch;
       const float* bias = s.lepe_b[static_cast<std::size_t>(task.branch)].data() + lepe_ch;
-      const std::int64_t y_end = std::min(g.win_h, d.h - y0), x_end = std::min(g.win_w, d.w - x0);
       for (std::int64_t y = 0; y < y_end; ++y) {
         for (std::int64_t x = 0; x < x_end; ++x) {
           float* out = attn + ((batch * d.h + y0 + y) * d.w + x0 + x) * c + ch0;
