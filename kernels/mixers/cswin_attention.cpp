@@ -182,9 +182,10 @@ struct CswinAttentionPlan::State {
   std::vector<std::vector<float>> lepe_w, lepe_b;
   Tensor qkv_buf;   // [n*h*w, 3c]
   Tensor attn_buf;  // [n*h*w, c]
-  // Per thread: q, k, v, o [T_max, head_dim] each, then the attention_tile scratch.
+  // Per thread: q, k, v, o [T_max, head_dim] each, then (at tile_offset) the attention_tile
+  // scratch.
   Tensor scratch;
-  std::int64_t scratch_stride = 0, tile_floats = 0, max_tokens = 0;
+  std::int64_t scratch_stride = 0, tile_offset = 0, max_tokens = 0;
 };
 
 CswinAttentionPlan::CswinAttentionPlan(std::unique_ptr<State> state) : state_(std::move(state)) {}
@@ -244,10 +245,13 @@ CswinAttentionPlan CswinAttentionPlan::create(const Engine& engine, const CswinA
   }
   s->qkv_buf = Tensor::empty({tokens, 3 * d.c});
   s->attn_buf = Tensor::empty({tokens, d.c});
-  s->tile_floats = cpu::attention_tile_scratch_floats(std::min(kQueryBlock, s->max_tokens),
-                                                      s->max_tokens, s->head_dim, s->head_dim);
-  // Rounded to 16 floats so every thread's block stays 64-byte aligned.
-  s->scratch_stride = (4 * s->max_tokens * s->head_dim + s->tile_floats + 15) / 16 * 16;
+  const std::int64_t tile_floats = cpu::attention_tile_scratch_floats(
+      std::min(kQueryBlock, s->max_tokens), s->max_tokens, s->head_dim, s->head_dim);
+  // Both parts rounded to 16 floats: every thread's block and the tile scratch inside it stay
+  // 64-byte aligned, as attention_tile asks.
+  const auto round16 = [](std::int64_t floats) { return (floats + 15) / 16 * 16; };
+  s->tile_offset = round16(4 * s->max_tokens * s->head_dim);
+  s->scratch_stride = s->tile_offset + round16(tile_floats);
   s->scratch = Tensor::empty({engine.threads() * s->scratch_stride});
   return CswinAttentionPlan(std::move(s));
 }
@@ -322,7 +326,7 @@ void CswinAttentionPlan::run(ConstTensorView src, TensorView dst) const {
     float* kb = qb + s.max_tokens * hd;
     float* vb = kb + s.max_tokens * hd;
     float* ob = vb + s.max_tokens * hd;
-    float* tile_scratch = ob + s.max_tokens * hd;
+    float* tile_scratch = scratch + s.tile_offset;
 #pragma omp for schedule(dynamic, 1)
     for (std::int64_t item = 0; item < items; ++item) {
       const std::int64_t batch = item / per_batch;
