@@ -64,8 +64,10 @@ CswinAttentionDesc cswin_attention_desc_from(const Params& params);  // calls ch
 // branches not 1 or 2, heads odd with two branches, heads not dividing c.
 void check(const CswinAttentionDesc& desc);
 // FLOPs: qkv 2*N*c*3c and proj 2*N*c*c over the n*h*w real tokens; per window and head
-// 2*T*T*d (q.k^T) + 2*T*T*d (p.v) over the padded window of T tokens; LePE 2*9 per channel of each
-// padded-window token. Softmax exp/sum not counted. bytes: src + dst + weights, f32, each once.
+// 2*T*T*d (q.k^T) + 2*T*T*d (p.v) over the padded window of T tokens, as the definition computes
+// it (the plan skips the queries of a horizontal stripe's cropped rows, at most sw-1 rows of one
+// stripe); LePE 2*9 per channel of each padded-window token. Softmax exp/sum not counted. bytes:
+// src + dst + weights, f32, each once.
 OpCost cost(const CswinAttentionDesc& desc);
 std::vector<WeightSpec> weight_specs(const CswinAttentionDesc& desc);
 
