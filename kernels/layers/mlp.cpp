@@ -86,10 +86,7 @@ std::int64_t mlp_hidden(const MlpDesc& d) {
 void check(const MlpDesc& d) {
   const std::string_view name = to_string(d.kind);
   const auto positive = [&](std::string_view field, std::int64_t v) {
-    if (v < 1) {
-      throw InvalidArgument(
-          fmt::format("{}: {}={} must be >= 1 [{}]", name, field, v, to_string(d)));
-    }
+    check_positive(name, field, v, to_string(d));
   };
   positive("n", d.n);
   positive("h", d.h);

@@ -98,10 +98,7 @@ CascadedGroupAttentionDesc cascaded_group_attention_desc_from(const Params& p) {
 
 void check(const CascadedGroupAttentionDesc& d) {
   const auto positive = [&](std::string_view name, std::int64_t v) {
-    if (v < 1) {
-      throw InvalidArgument(
-          fmt::format("{}: {}={} must be >= 1 [{}]", kName, name, v, to_string(d)));
-    }
+    check_positive(kName, name, v, to_string(d));
   };
   positive("n", d.n);
   positive("h", d.h);
@@ -111,10 +108,7 @@ void check(const CascadedGroupAttentionDesc& d) {
   positive("key_dim", d.key_dim);
   positive("window", d.window);
   positive("kernel", d.kernel);
-  if (d.c % d.heads != 0) {
-    throw InvalidArgument(
-        fmt::format("{}: heads={} must divide c={} [{}]", kName, d.heads, d.c, to_string(d)));
-  }
+  check_heads_divide_channels(kName, d.heads, d.c, to_string(d));
   if (d.kernel % 2 == 0) {
     throw InvalidArgument(
         fmt::format("{}: kernel={} must be odd ('same' padding of the depthwise conv on q) [{}]",

@@ -128,20 +128,14 @@ ChannelAttentionDesc channel_attention_desc_from(const Params& p) {
 
 void check(const ChannelAttentionDesc& d) {
   const auto positive = [&](std::string_view name, std::int64_t v) {
-    if (v < 1) {
-      throw InvalidArgument(
-          fmt::format("{}: {}={} must be >= 1 [{}]", kName, name, v, to_string(d)));
-    }
+    check_positive(kName, name, v, to_string(d));
   };
   positive("n", d.n);
   positive("h", d.h);
   positive("w", d.w);
   positive("c", d.c);
   positive("heads", d.heads);
-  if (d.c % d.heads != 0) {
-    throw InvalidArgument(
-        fmt::format("{}: heads={} must divide c={} [{}]", kName, d.heads, d.c, to_string(d)));
-  }
+  check_heads_divide_channels(kName, d.heads, d.c, to_string(d));
 }
 
 OpCost cost(const ChannelAttentionDesc& d) {

@@ -120,10 +120,7 @@ void check(const CswinAttentionDesc& d) {
         "heads/2) [{}]",
         d.heads, key));
   }
-  if (d.c % d.heads != 0) {
-    throw InvalidArgument(
-        fmt::format("cswin_attention: heads={} must divide c={} [{}]", d.heads, d.c, key));
-  }
+  check_heads_divide_channels("cswin_attention", d.heads, d.c, key);
 }
 
 CswinBranchGeometry cswin_branch_geometry(const CswinAttentionDesc& d, std::int64_t branch) {

@@ -112,10 +112,7 @@ void check(const LinearAttentionDesc& d) {
   at_least("w", d.w, 1);
   at_least("c", d.c, 1);
   at_least("heads", d.heads, 1);
-  if (d.c % d.heads != 0) {
-    throw InvalidArgument(
-        fmt::format("linear_attention: heads={} must divide c={} [{}]", d.heads, d.c, key));
-  }
+  check_heads_divide_channels("linear_attention", d.heads, d.c, key);
   const std::int64_t k = d.local_kernel;
   if (k != 0 && (k < 3 || k > kMaxLocalKernel || k % 2 == 0)) {
     throw InvalidArgument(

@@ -103,9 +103,7 @@ void check(const MhsaDesc& d) {
   positive("c", d.c);
   positive("heads", d.heads);
   positive("sr_ratio", d.sr_ratio);
-  if (d.c % d.heads != 0) {
-    throw InvalidArgument(fmt::format("mhsa: heads={} must divide c={} [{}]", d.heads, d.c, key));
-  }
+  check_heads_divide_channels("mhsa", d.heads, d.c, key);
   if (d.qkv_bias != 0 && d.qkv_bias != 1) {
     throw InvalidArgument(fmt::format("mhsa: qkv_bias={} must be 0 or 1 [{}]", d.qkv_bias, key));
   }

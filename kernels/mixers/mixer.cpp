@@ -24,6 +24,18 @@ MixerShape mixer_shape_from(const Params& params) {
           .c = params.integer("c")};
 }
 
+void check_positive(std::string_view op, std::string_view name, std::int64_t value,
+                    std::string_view key) {
+  if (value < 1)
+    throw InvalidArgument(fmt::format("{}: {}={} must be >= 1 [{}]", op, name, value, key));
+}
+
+void check_heads_divide_channels(std::string_view op, std::int64_t heads, std::int64_t c,
+                                 std::string_view key) {
+  if (c % heads != 0)
+    throw InvalidArgument(fmt::format("{}: heads={} must divide c={} [{}]", op, heads, c, key));
+}
+
 void MixerWeights::set(std::string name, ConstTensorView view) { views_[std::move(name)] = view; }
 
 bool MixerWeights::has(std::string_view name) const { return views_.find(name) != views_.end(); }

@@ -65,6 +65,13 @@ class MixerWeights {
   std::map<std::string, ConstTensorView, std::less<>> views_;
 };
 
+// The checks every mixer and layer desc makes, worded as the tests match them:
+// "<op>: <name>=<value> must be >= 1 [<key>]" and "<op>: heads=<heads> must divide c=<c> [<key>]".
+void check_positive(std::string_view op, std::string_view name, std::int64_t value,
+                    std::string_view key);
+void check_heads_divide_channels(std::string_view op, std::int64_t heads, std::int64_t c,
+                                 std::string_view key);
+
 // Throws InvalidArgument naming `key` and the tensor when a spec's tensor is missing, has another
 // shape or is not f32, or when `weights` holds a name no spec lists (a typo must not pass
 // silently).

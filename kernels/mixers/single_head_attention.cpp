@@ -74,10 +74,7 @@ SingleHeadAttentionDesc single_head_attention_desc_from(const Params& p) {
 
 void check(const SingleHeadAttentionDesc& d) {
   const auto positive = [&](std::string_view name, std::int64_t v) {
-    if (v < 1) {
-      throw InvalidArgument(
-          fmt::format("{}: {}={} must be >= 1 [{}]", kName, name, v, to_string(d)));
-    }
+    check_positive(kName, name, v, to_string(d));
   };
   positive("n", d.n);
   positive("h", d.h);

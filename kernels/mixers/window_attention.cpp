@@ -144,10 +144,7 @@ void check(const WindowAttentionDesc& d) {
   positive("heads", d.heads);
   positive("window", d.window);
   positive("window_w", d.window_w);
-  if (d.c % d.heads != 0) {
-    throw InvalidArgument(
-        fmt::format("window_attention: heads={} must divide c={} [{}]", d.heads, d.c, key));
-  }
+  check_heads_divide_channels("window_attention", d.heads, d.c, key);
   if (d.shift < 0 || d.shift >= d.window) {
     throw InvalidArgument(fmt::format("window_attention: shift={} must be in [0, window={}) [{}]",
                                       d.shift, d.window, key));
