@@ -4,6 +4,7 @@ find_package(nlohmann_json 3.10 REQUIRED)
 find_package(SQLite3 REQUIRED)
 find_package(CLI11 REQUIRED)
 find_package(Threads REQUIRED)
+find_package(OpenSSL REQUIRED COMPONENTS Crypto)
 
 set(_hwnas_pypi_dnnl "${HWNAS_ONEDNN_PREFIX}/lib/cmake/dnnl")
 if(HWNAS_ONEDNN STREQUAL "pypi" OR (HWNAS_ONEDNN STREQUAL "auto" AND EXISTS "${_hwnas_pypi_dnnl}/dnnl-config.cmake"))

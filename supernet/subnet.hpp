@@ -1,0 +1,98 @@
+// Subnet: an Arch prepared to run on an engine at one batch size and resolution (DESIGN.md: building
+// is not timed, forward is). Weights come from a WeightStore (the shared supernet weights, or a
+// store made for this one Arch), sliced as docs/arch.md names them.
+//
+//   WeightStore store = make_weight_store(arch, 224, seed);
+//   Subnet net = Subnet::build(engine, arch, store, {.batch = 1, .resolution = 224});
+//   net.forward(images, logits);          // [1, 224, 224, 3] NHWC -> [1, 1000]
+//
+// forward runs stem -> stages -> head: every op a prepared plan of kernels/ (mixers through the
+// mixer registry, MLPs/stem/downsample through kernels/layers or kernels/ops), on buffers allocated
+// at build. The per-layer list names each prepared op and its cost, for `hwnas bench --layers`.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "kernels/engine.hpp"
+#include "kernels/mixers/mixer.hpp"
+#include "kernels/op_cost.hpp"
+#include "kernels/tensor.hpp"
+#include "supernet/arch.hpp"
+#include "supernet/search_space.hpp"
+#include "supernet/weight_store.hpp"
+
+namespace hwnas {
+
+struct SubnetConfig {
+  std::int64_t batch = 1;
+  std::int64_t resolution = 224;
+};
+
+// Every weight an Arch needs, by its store name (docs/arch.md), in network order. The shapes are
+// those of this Arch (its widths, ratios, kernels, heads), so they are also the `wanted` specs of
+// WeightStore::view/gather.
+std::vector<std::pair<std::string, WeightSpec>> arch_weight_specs(const Arch& arch,
+                                                                  std::int64_t resolution);
+
+// A store holding exactly `arch`'s weights, randomly initialised from `seed`.
+WeightStore make_weight_store(const Arch& arch, std::int64_t resolution, std::uint64_t seed);
+// Declares in `store` every weight any subnet of `space` may take (each block position's norms and
+// MLP at the largest width and ratio, each mixer option's weights under its own name), then the
+// caller initializes or loads.
+void declare_space(WeightStore& store, const SearchSpace& space);
+
+// One prepared op of the network, in execution order.
+struct LayerInfo {
+  std::string name;  // "stem", "stages.2.downsample", "stages.2.blocks.3.0.mixer", "head", ...
+  std::string kind;  // "stem", "downsample", "norm", "mixer", "mlp", "residual", "head"
+  std::string key;   // the op's canonical key, e.g. "window_attention:n=1,h=14,w=14,c=384,..."
+  OpCost cost;       // FLOPs (multiply-add = 2), minimum bytes, params
+};
+
+// Params and FLOPs of an Arch at a resolution without building it (the sum over its layers; the
+// numbers the catalog test compares with the published ones). macs = flops / 2.
+struct ArchCost {
+  double params = 0;
+  double flops = 0;
+  std::vector<LayerInfo> layers;
+};
+ArchCost arch_cost(const Arch& arch, std::int64_t resolution, std::int64_t batch = 1);
+
+class Subnet {
+ public:
+  // Validates the arch at this resolution (validate_arch), slices or gathers every weight from the
+  // store (which must hold each name at a shape the arch fits in: InvalidArgument naming the
+  // weight otherwise), creates every plan and buffer. Throws InvalidArgument / Unsupported.
+  static Subnet build(const Engine& engine, const Arch& arch, const WeightStore& store,
+                      const SubnetConfig& config);
+
+  // images [batch, resolution, resolution, in_chans] NHWC f32 contiguous -> logits
+  // [batch, num_classes]. Computes only; not safe to call concurrently on one Subnet.
+  void forward(ConstTensorView images, TensorView logits) const;
+
+  const std::vector<LayerInfo>& layers() const;
+  // Runs layer i alone on its input buffer as the last forward left it (for per-layer timing;
+  // call forward once first).
+  void run_layer(std::size_t i) const;
+
+  const SubnetConfig& config() const;
+  Shape input_shape() const;   // [batch, resolution, resolution, in_chans]
+  Shape output_shape() const;  // [batch, num_classes]
+  double params() const;
+  double flops() const;
+
+  Subnet(Subnet&&) noexcept;
+  Subnet& operator=(Subnet&&) noexcept;
+  ~Subnet();
+
+ private:
+  struct State;
+  explicit Subnet(std::unique_ptr<State> state);
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace hwnas
