@@ -184,8 +184,16 @@ template <int S, int T>
 constexpr std::array<RowKernel, kMaxFastKw> kFastKernels =
     fast_kernels<S, T>(std::make_index_sequence<kMaxFastKw>{});
 
+// A stride-1 row with dilation D splits into D interleaved undilated rows: output columns
+// ox = D*m + r read padded input columns D*(m + kx) + r, i.e. phase r of the input with unit
+// spacing. Storing each phase's columns contiguously in the row buffer (copy_row) lets the
+// register-resident row_fast run a dilated conv at the speed of a dense one; without it the generic
+// path does T FMAs per T + 1 loads (measured 2.3x slower at 7x7 dilation 3).
+std::int64_t phases_of(const Conv2dDesc& d) { return d.stride_w == 1 ? d.dilation_w : 1; }
+
 bool has_fast_kernel(const Conv2dDesc& d) {
-  return d.dilation_w == 1 && (d.stride_w == 1 || d.stride_w == 2) && d.kw <= kMaxFastKw;
+  const bool unit_spacing = d.dilation_w == 1 || phases_of(d) > 1;
+  return unit_spacing && (d.stride_w == 1 || d.stride_w == 2) && d.kw <= kMaxFastKw;
 }
 
 RowKernel pick_kernel(const Conv2dDesc& d, int tile) {
@@ -242,17 +250,30 @@ struct Prepared {
   std::int64_t tiles = 0;    // ceil(ow / T)
   RowKernel kernel = nullptr;
   std::int64_t rows_per_task = 0, row_blocks = 0;
+  std::int64_t phases = 1;      // phases_of(desc)
+  std::int64_t phase_cols = 0;  // buffer columns per phase; buffer_cols = phases * phase_cols
   std::int64_t buffer_rows = 0, buffer_cols = 0;  // per thread: [rows][cols][16] floats
   Tensor buffers;            // [threads][rows][cols][16]; columns outside the image stay zero
 };
 
-// Copies input row `iy` of one channel block into buffer columns pad_w .. pad_w + w - 1. The masked
-// load zero-fills the lanes past c, which then multiply zero weights.
-[[gnu::target("avx512f")]] void copy_row(const float* src, std::int64_t w,
+// Copies input row `iy` of one channel block into the buffer row `dst`: padded column p = pad_w + x
+// goes to phase p % phases, position p / phases (with one phase: column p). The masked load
+// zero-fills the lanes past c, which then multiply zero weights.
+[[gnu::target("avx512f")]] void copy_row(const float* src, std::int64_t w, std::int64_t pad_w,
                                          std::int64_t pixel_stride, __mmask16 mask,
+                                         std::int64_t phases, std::int64_t phase_cols,
                                          float* dst) noexcept {
+  if (phases == 1) {
+    dst += pad_w * kLanes;
+    for (std::int64_t x = 0; x < w; ++x) {
+      _mm512_store_ps(dst + x * kLanes, _mm512_maskz_loadu_ps(mask, src + x * pixel_stride));
+    }
+    return;
+  }
   for (std::int64_t x = 0; x < w; ++x) {
-    _mm512_store_ps(dst + x * kLanes, _mm512_maskz_loadu_ps(mask, src + x * pixel_stride));
+    const std::int64_t p = pad_w + x;
+    _mm512_store_ps(dst + ((p % phases) * phase_cols + p / phases) * kLanes,
+                    _mm512_maskz_loadu_ps(mask, src + x * pixel_stride));
   }
 }
 
@@ -296,14 +317,14 @@ void run_task(const Prepared& s, const float* src, float* dst, float* buffer,
             .ky_count = 0,
             .bias = s.bias.f32() + block * kLanes,
             .out = nullptr,
-            .out_step = s.dst_pixel,
+            .out_step = s.phases * s.dst_pixel,
             .ow = s.ow,
             .tiles = s.tiles,
             .channel_mask = mask,
             .relu = d.act == Activation::Relu,
             .kw = d.kw,
             .stride_w = d.stride_w,
-            .dilation_w = d.dilation_w};
+            .dilation_w = s.phases > 1 ? 1 : d.dilation_w};
   for (std::int64_t oy = oy0; oy < oy1; ++oy) {
     // Taps ky with 0 <= top + ky*dilation_h < h; the others read vertical padding.
     const std::int64_t top = oy * d.stride_h - d.pad_h;
@@ -313,13 +334,22 @@ void run_task(const Prepared& s, const float* src, float* dst, float* buffer,
     const std::int64_t rows_end = a.ky_count > 0 ? std::min(iy_end, top + (ky_hi - 1) * d.dilation_h + 1) : 0;
     for (; iy_next < rows_end; ++iy_next) {
       if (!row_needed(d, iy_next, oy0, oy1)) continue;
-      copy_row(src + ((b * d.h + iy_next) * d.w) * s.src_pixel + block * kLanes, d.w, s.src_pixel,
-               mask, buffer + (iy_next - iy_first) * row_floats + d.pad_w * kLanes);
+      copy_row(src + ((b * d.h + iy_next) * d.w) * s.src_pixel + block * kLanes, d.w, d.pad_w,
+               s.src_pixel, mask, s.phases, s.phase_cols,
+               buffer + (iy_next - iy_first) * row_floats);
     }
-    a.in = a.ky_count > 0 ? buffer + (top + ky_lo * d.dilation_h - iy_first) * row_floats : buffer;
+    const float* in_row =
+        a.ky_count > 0 ? buffer + (top + ky_lo * d.dilation_h - iy_first) * row_floats : buffer;
     a.weights = s.weights.f32() + (a.ky_count > 0 ? ky_lo : 0) * d.kw * s.cp + block * kLanes;
-    a.out = dst + ((b * s.oh + oy) * s.ow) * s.dst_pixel + block * kLanes;
-    s.kernel(a);
+    float* out_row = dst + ((b * s.oh + oy) * s.ow) * s.dst_pixel + block * kLanes;
+    // Phase r computes output columns r, r + phases, ...: ceil((ow - r) / phases) of them.
+    for (std::int64_t r = 0; r < s.phases && r < s.ow; ++r) {
+      a.in = in_row + r * s.phase_cols * kLanes;
+      a.out = out_row + r * s.dst_pixel;
+      a.ow = ceil_div(s.ow - r, s.phases);
+      a.tiles = ceil_div(a.ow, s.tile);
+      s.kernel(a);
+    }
   }
 }
 
@@ -377,11 +407,20 @@ DwconvNhwcAvx512 DwconvNhwcAvx512::create(const Engine& engine, const Conv2dDesc
     for (std::int64_t ch = 0; ch < d.ic; ++ch) s->bias.f32()[ch] = bias.f32()[ch * bias.strides()[0]];
   }
 
-  s->tile = pick_tile_width(d, s->ow);
-  s->tiles = ceil_div(s->ow, s->tile);
-  s->kernel = pick_kernel(d, s->tile);
-  // Columns: the padded row, and whatever the last (partly invalid) tile reads past it.
-  s->buffer_cols = std::max(d.w + 2 * d.pad_w, (s->tiles * s->tile - 1) * d.stride_w + (d.kw - 1) * d.dilation_w + 1);
+  // With phases, each phase is an undilated conv over ceil(ow / phases) output columns.
+  s->phases = phases_of(d);
+  Conv2dDesc row_desc = d;
+  if (s->phases > 1) row_desc.dilation_w = 1;
+  const std::int64_t phase_ow = ceil_div(s->ow, s->phases);
+  s->tile = pick_tile_width(row_desc, phase_ow);
+  s->tiles = ceil_div(phase_ow, s->tile);
+  s->kernel = pick_kernel(row_desc, s->tile);
+  // Columns per phase: the phase's share of the padded row, and whatever the last (partly invalid)
+  // tile reads past it.
+  s->phase_cols =
+      std::max(ceil_div(d.w + 2 * d.pad_w, s->phases),
+               (s->tiles * s->tile - 1) * d.stride_w + (d.kw - 1) * row_desc.dilation_w + 1);
+  s->buffer_cols = s->phases * s->phase_cols;
   const auto buffer_rows_for = [&](std::int64_t rows) { return (rows - 1) * d.stride_h + (d.kh - 1) * d.dilation_h + 1; };
   const auto tasks_for = [&](std::int64_t rows) { return d.n * ceil_div(s->oh, rows) * s->blocks; };
   std::int64_t rows = s->oh;

@@ -198,7 +198,10 @@ std::string onednn_why_not(const Conv2dDesc& d) {
 // Shapes outside these families (mixed strides, kernels 2 wide, stride > 2) were not measured and
 // stay on oneDNN.
 bool hand_is_faster(const Conv2dDesc& d) {
-  if (d.dilation_h != 1 || d.dilation_w != 1) return false;
+  // Dilated stride-1 rows run the dense fast path per phase (dwconv_nhwc_avx512.cpp), so they
+  // follow the dense rules below; dilated strided ones would take the generic path: not measured,
+  // oneDNN.
+  if ((d.dilation_h != 1 || d.dilation_w != 1) && d.stride_w != 1) return false;
   if (d.kw > 13 || d.kh > 13) return false;
   if (d.stride_h != d.stride_w || d.stride_h > 2) return false;
   if (d.stride_h == 2) return d.kh >= 5 && d.kw >= 5 && conv2d_out_w(d) >= 7;

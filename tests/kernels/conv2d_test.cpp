@@ -68,7 +68,16 @@ std::vector<Conv2dDesc> shapes() {
       dw(13, 23, 5, 3, 2),  // stride 3: the generic path
   };
   Conv2dDesc d = dw(13, 19, 3, 1, 2);
-  d.dilation_h = d.dilation_w = 2;  // dilated: generic path
+  d.dilation_h = d.dilation_w = 2;  // dilated: the fast path per phase
+  out.push_back(d);
+  d = dw(57, 96, 7, 1, 9);
+  d.dilation_h = d.dilation_w = 3;  // three phases of 19 columns (DiNAT-like 7x7 d3)
+  out.push_back(d);
+  d = dw(14, 19, 5, 1, 3);
+  d.dilation_w = 4, d.pad_w = 7;  // four phases of unequal widths (4, 4, 3, 3), rows dense
+  out.push_back(d);
+  d = dw(5, 23, 3, 1, 2);
+  d.dilation_w = 6, d.pad_w = 6;  // more phases than output columns
   out.push_back(d);
   d = dw(13, 23, 5, 2, 4);
   d.dilation_h = 2;  // dilated rows only: the fast path still runs
@@ -251,7 +260,9 @@ TEST(Conv2dBackend, AutoFollowsTheRuleAndNamesTheImpl) {
     EXPECT_EQ(conv2d_auto_backend(dw(28, 24, 11, 1, 1)), ConvBackend::Hand);    // 1.08x
     Conv2dDesc dilated = dw(56, 96, 3, 3, 1);
     dilated.dilation_h = dilated.dilation_w = 2, dilated.pad_h = dilated.pad_w = 2;
-    EXPECT_EQ(conv2d_auto_backend(dilated), ConvBackend::OneDnn);
+    EXPECT_EQ(conv2d_auto_backend(dilated), ConvBackend::Hand);  // per phase, the dense fast path
+    dilated.stride_h = dilated.stride_w = 2;
+    EXPECT_EQ(conv2d_auto_backend(dilated), ConvBackend::OneDnn);  // strided and dilated: generic
     Conv2dDesc gelu = dw(56, 96, 7, 7, 1);
     gelu.act = Activation::GeluErf;  // the hand kernel fuses none/relu only
     EXPECT_EQ(conv2d_auto_backend(gelu), ConvBackend::OneDnn);
