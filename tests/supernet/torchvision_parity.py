@@ -19,7 +19,9 @@ scale starts at 1e-6 (the block contributes nothing), Swin's relative-position t
 its MLP biases at 1e-6. Hence: matrices and conv kernels normal with std 1/sqrt(fan_in) (activations
 stay O(1) through the depth), norm scales and layer scales uniform [0.5, 1.5], every bias uniform
 [-0.5, 0.5], relative-position tables uniform [-1, 1] (the same order as q.k / sqrt(d), so the bias
-moves the softmax visibly). Exits non-zero naming the parameter if any parameter has no hwnas name.
+moves the softmax visibly); then the convs that feed a LayerNorm (the stem, ConvNeXt's depthwise
+convs) are scaled by 1e-2 so that the norm's eps shows in the logits (EPS_PROBE). Exits non-zero
+naming the parameter if any parameter has no hwnas name.
 """
 
 import argparse
@@ -156,6 +158,11 @@ DERIVED_BUFFERS = re.compile(r".*\.relative_position_index")
 
 # --- randomisation ---------------------------------------------------------------------------------
 
+# Convs followed by a LayerNorm, scaled down so that the norm's eps matters: the patchify conv of
+# both models and ConvNeXt's depthwise convs (CNBlock: dwconv -> LayerNorm).
+EPS_PROBE = re.compile(r"features\.0\.0\.(weight|bias)|features\.\d+\.\d+\.block\.0\.(weight|bias)")
+EPS_PROBE_SCALE = 1e-2
+
 def randomise(model, generator):
     """Every parameter redrawn (see the module docstring); returns {tv name: kind} for the report."""
     norm_scales = set()
@@ -182,6 +189,13 @@ def randomise(model, generator):
             else:
                 sys.exit(f"torchvision_parity: no randomisation rule for parameter {name} {list(p.shape)}")
             kinds[name] = kind
+        # The LayerNorm after each of these convs then sees a variance ~1e-4, where its eps (Swin
+        # 1e-5, ConvNeXt 1e-6) moves its output by ~5 %: at O(1) variance a wrong eps would change
+        # the logits by ~5e-6, invisible under the test's 1e-4 bound.
+        for name, p in model.named_parameters():
+            if EPS_PROBE.fullmatch(name):
+                p.mul_(EPS_PROBE_SCALE)
+                kinds[name] = "eps-probe " + kinds[name]
     return kinds
 
 
