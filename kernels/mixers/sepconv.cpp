@@ -122,7 +122,9 @@ std::vector<WeightSpec> weight_specs(const SepconvDesc& d) {
 
 // StarReLU cannot be a post-op of the matmul (linear.hpp refuses it: oneDNN composes it only in
 // its reference implementation), nor of the depthwise conv, whose zero padding must see the
-// activated map; so it is one in-place pass over pwconv1's output, between the two.
+// activated map; so it is one in-place pass over pwconv1's output, between the two. Measured
+// (hwnas bench-op, 2 threads): 0.017 of 0.374 ms at 56x56x64 (4.6 %), 0.003 of 0.401 ms at
+// 14x14x320 (0.8 %); the four parts' medians add up to the mixer's within noise.
 struct SepconvPlan::State {
   SepconvDesc desc;
   LinearPlan pwconv1, pwconv2;
