@@ -126,6 +126,7 @@ std::vector<SuiteEntry> mixer_suite() {
         "EfficientViT cascaded group attention");
     add("channel_attention", {heads}, "DaViT channel attention");
     add("dwconv", {"k=7"}, "ConvNeXt 7x7 depthwise conv mixer");
+    add("sepconv", {"expansion_ratio=2", "kernel=7"}, "ConvFormer/CAFormer separable conv");
     add("inception_dwconv", {"square_kernel=3", "band_kernel=11", "branch_ratio=0.125"},
         "InceptionNeXt inception depthwise conv");
     add("partial_conv", {"n_div=4"}, "FasterNet partial 3x3 conv on c/4");
