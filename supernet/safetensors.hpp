@@ -6,7 +6,8 @@
 // Only F32 is read and written (F16/BF16/F64 in a file are refused by name). Every malformed part
 // is an InvalidArgument naming the file and, where there is one, the tensor: a truncated header,
 // JSON that does not parse, offsets out of order, overlapping or past the end, a shape whose
-// element count disagrees with its byte range, trailing bytes.
+// element count disagrees with its byte range, trailing bytes, a tensor named twice. A file that
+// cannot be opened, read, written or renamed is an IoError naming it.
 #pragma once
 
 #include <map>

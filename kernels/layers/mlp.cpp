@@ -108,9 +108,12 @@ void check(const MlpDesc& d) {
 std::vector<WeightSpec> weight_specs(const MlpDesc& d) {
   const std::int64_t hid = mlp_hidden(d);
   const std::int64_t fc1_out = d.kind == MlpKind::GluMlp ? 2 * hid : hid;
+  // GLU's fc1 rows are value then gate: each half sliced on its own.
+  const std::vector<std::int64_t> parts =
+      d.kind == MlpKind::GluMlp ? std::vector<std::int64_t>{hid, hid} : std::vector{hid};
   std::vector<WeightSpec> specs = {
-      {"fc1.weight", {fc1_out, d.c}, WeightKind::Matrix},
-      {"fc1.bias", {fc1_out}, WeightKind::Bias},
+      with_segments({"fc1.weight", {fc1_out, d.c}, WeightKind::Matrix}, 0, parts),
+      with_segments({"fc1.bias", {fc1_out}, WeightKind::Bias}, 0, parts),
   };
   if (d.kind == MlpKind::ConvFfn) {
     specs.push_back({"dwconv.dwconv.weight", {hid, 1, 3, 3}, WeightKind::Matrix});

@@ -60,9 +60,12 @@ Shape src_shape(const PatchMergingDesc& d) { return {d.n, d.h, d.w, d.c}; }
 Shape dst_shape(const PatchMergingDesc& d) { return {d.n, half_up(d.h), half_up(d.w), 2 * d.c}; }
 
 std::vector<WeightSpec> weight_specs(const PatchMergingDesc& d) {
-  return {{"norm.weight", {4 * d.c}, WeightKind::NormScale},
-          {"norm.bias", {4 * d.c}, WeightKind::NormShift},
-          {"reduction.weight", {2 * d.c, 4 * d.c}, WeightKind::Matrix}};
+  // The 4c channels are the four 2x2 neighbours' c channels side by side: each sliced on its own.
+  const std::int64_t c = d.c;
+  const std::vector<std::int64_t> parts = {c, c, c, c};
+  return {with_segments({"norm.weight", {4 * c}, WeightKind::NormScale}, 0, parts),
+          with_segments({"norm.bias", {4 * c}, WeightKind::NormShift}, 0, parts),
+          with_segments({"reduction.weight", {2 * c, 4 * c}, WeightKind::Matrix}, 1, parts)};
 }
 
 OpCost cost(const PatchMergingDesc& d) {

@@ -141,13 +141,19 @@ std::vector<WeightSpec> weight_specs(const CascadedGroupAttentionDesc& d) {
   std::vector<WeightSpec> specs;
   for (std::int64_t i = 0; i < d.heads; ++i) {
     const std::string n = std::to_string(i);
-    specs.push_back({"qkvs." + n + ".weight", {2 * d.key_dim + hd, hd}, WeightKind::Matrix});
-    specs.push_back({"qkvs." + n + ".bias", {2 * d.key_dim + hd}, WeightKind::Bias});
+    const std::int64_t kd = d.key_dim;
+    specs.push_back(with_segments({"qkvs." + n + ".weight", {2 * kd + hd, hd}, WeightKind::Matrix},
+                                  0, {kd, kd, hd}));
+    specs.push_back(
+        with_segments({"qkvs." + n + ".bias", {2 * kd + hd}, WeightKind::Bias}, 0, {kd, kd, hd}));
     specs.push_back(
         {"dws." + n + ".weight", {d.key_dim, 1, d.kernel, d.kernel}, WeightKind::Matrix});
     specs.push_back({"dws." + n + ".bias", {d.key_dim}, WeightKind::Bias});
   }
-  specs.push_back({"attention_biases", {d.heads, g.tokens()}, WeightKind::Table});
+  // Indexed by |dy| * ww + |dx| (EfficientViT's attention_offsets in first-seen order): a smaller
+  // window's table is the top-left corner of the grid.
+  specs.push_back(with_grid({"attention_biases", {d.heads, g.tokens()}, WeightKind::Table}, 1,
+                            SliceRule::LeadingGrid, g.wh, g.ww));
   specs.push_back({"proj.weight", {d.c, d.c}, WeightKind::Matrix});
   specs.push_back({"proj.bias", {d.c}, WeightKind::Bias});
   return specs;

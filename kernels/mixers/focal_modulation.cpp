@@ -129,8 +129,11 @@ OpCost cost(const FocalModulationDesc& d) {
 
 std::vector<WeightSpec> weight_specs(const FocalModulationDesc& d) {
   const std::int64_t f_out = 2 * d.c + d.focal_level + 1;
-  std::vector<WeightSpec> specs = {{"f.weight", {f_out, d.c}, WeightKind::Matrix},
-                                   {"f.bias", {f_out}, WeightKind::Bias}};
+  // f's rows are q, ctx and the focal_level + 1 gates: each part sliced on its own.
+  const std::vector<std::int64_t> parts = {d.c, d.c, d.focal_level + 1};
+  std::vector<WeightSpec> specs = {
+      with_segments({"f.weight", {f_out, d.c}, WeightKind::Matrix}, 0, parts),
+      with_segments({"f.bias", {f_out}, WeightKind::Bias}, 0, parts)};
   for (std::int64_t l = 0; l < d.focal_level; ++l) {
     const std::int64_t k = focal_kernel(d, l);
     specs.push_back(

@@ -119,11 +119,17 @@ OpCost cost(const GnconvDesc& d) {
 std::vector<WeightSpec> weight_specs(const GnconvDesc& d) {
   const std::vector<std::int64_t> dims = gnconv_dims(d);
   const std::int64_t sum = std::accumulate(dims.begin(), dims.end(), std::int64_t{0});
+  // The abc channels split into dims; aligned at the end over kMaxOrder parts, so the part of
+  // c >> j channels is the same segment at every order (mixer.hpp, entanglement).
+  std::vector<std::int64_t> abc(static_cast<std::size_t>(kMaxOrder), 0);
+  std::copy(dims.begin(), dims.end(), abc.end() - static_cast<std::ptrdiff_t>(dims.size()));
+  std::vector<std::int64_t> pwa_abc = {dims[0]};
+  pwa_abc.insert(pwa_abc.end(), abc.begin(), abc.end());
   std::vector<WeightSpec> specs = {
-      {"proj_in.weight", {2 * d.c, d.c}, WeightKind::Matrix},
-      {"proj_in.bias", {2 * d.c}, WeightKind::Bias},
-      {"dwconv.weight", {sum, 1, d.kernel, d.kernel}, WeightKind::Matrix},
-      {"dwconv.bias", {sum}, WeightKind::Bias}};
+      with_segments({"proj_in.weight", {2 * d.c, d.c}, WeightKind::Matrix}, 0, pwa_abc),
+      with_segments({"proj_in.bias", {2 * d.c}, WeightKind::Bias}, 0, pwa_abc),
+      with_segments({"dwconv.weight", {sum, 1, d.kernel, d.kernel}, WeightKind::Matrix}, 0, abc),
+      with_segments({"dwconv.bias", {sum}, WeightKind::Bias}, 0, abc)};
   for (std::size_t i = 0; i + 1 < dims.size(); ++i) {
     specs.push_back({fmt::format("pws.{}.weight", i), {dims[i + 1], dims[i]}, WeightKind::Matrix});
     specs.push_back({fmt::format("pws.{}.bias", i), {dims[i + 1]}, WeightKind::Bias});

@@ -137,8 +137,12 @@ OpCost cost(const LinearAttentionDesc& d) {
 }
 
 std::vector<WeightSpec> weight_specs(const LinearAttentionDesc& d) {
-  std::vector<WeightSpec> specs = {{"qkv.weight", {3 * d.c, d.c}, WeightKind::Matrix}};
-  if (d.qkv_bias == Bias::Add) specs.push_back({"qkv.bias", {3 * d.c}, WeightKind::Bias});
+  const std::int64_t c = d.c;
+  std::vector<WeightSpec> specs = {
+      with_segments({"qkv.weight", {3 * c, c}, WeightKind::Matrix}, 0, {c, c, c})};
+  if (d.qkv_bias == Bias::Add) {
+    specs.push_back(with_segments({"qkv.bias", {3 * c}, WeightKind::Bias}, 0, {c, c, c}));
+  }
   specs.push_back({"proj.weight", {d.c, d.c}, WeightKind::Matrix});
   specs.push_back({"proj.bias", {d.c}, WeightKind::Bias});
   if (d.local_kernel > 0) {

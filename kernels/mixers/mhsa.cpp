@@ -132,13 +132,17 @@ std::vector<WeightSpec> weight_specs(const MhsaDesc& d) {
   const std::int64_t c = d.c, r = d.sr_ratio;
   std::vector<WeightSpec> specs;
   if (r == 1) {
-    specs.push_back({"qkv.weight", {3 * c, c}, WeightKind::Matrix});
-    if (d.qkv_bias == 1) specs.push_back({"qkv.bias", {3 * c}, WeightKind::Bias});
+    specs.push_back(with_segments({"qkv.weight", {3 * c, c}, WeightKind::Matrix}, 0, {c, c, c}));
+    if (d.qkv_bias == 1) {
+      specs.push_back(with_segments({"qkv.bias", {3 * c}, WeightKind::Bias}, 0, {c, c, c}));
+    }
   } else {
     specs.push_back({"q.weight", {c, c}, WeightKind::Matrix});
     if (d.qkv_bias == 1) specs.push_back({"q.bias", {c}, WeightKind::Bias});
-    specs.push_back({"kv.weight", {2 * c, c}, WeightKind::Matrix});
-    if (d.qkv_bias == 1) specs.push_back({"kv.bias", {2 * c}, WeightKind::Bias});
+    specs.push_back(with_segments({"kv.weight", {2 * c, c}, WeightKind::Matrix}, 0, {c, c}));
+    if (d.qkv_bias == 1) {
+      specs.push_back(with_segments({"kv.bias", {2 * c}, WeightKind::Bias}, 0, {c, c}));
+    }
     specs.push_back({"sr.weight", {c, c, r, r}, WeightKind::Matrix});
     specs.push_back({"sr.bias", {c}, WeightKind::Bias});
     specs.push_back({"norm.weight", {c}, WeightKind::NormScale});
@@ -147,9 +151,10 @@ std::vector<WeightSpec> weight_specs(const MhsaDesc& d) {
   specs.push_back({"proj.weight", {c, c}, WeightKind::Matrix});
   specs.push_back({"proj.bias", {c}, WeightKind::Bias});
   if (d.rel_pos == 1) {
-    specs.push_back({"relative_position_bias_table",
-                     {(2 * d.h - 1) * (2 * d.w - 1), d.heads},
-                     WeightKind::Table});
+    const std::int64_t rows = 2 * d.h - 1, cols = 2 * d.w - 1;  // as window_attention's table
+    specs.push_back(
+        with_grid({"relative_position_bias_table", {rows * cols, d.heads}, WeightKind::Table}, 0,
+                  SliceRule::CentreGrid, rows, cols));
   }
   return specs;
 }

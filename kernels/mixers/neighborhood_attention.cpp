@@ -140,11 +140,18 @@ std::int64_t neighborhood_attention_map_w(const NeighborhoodAttentionDesc& d) {
 }
 
 std::vector<WeightSpec> weight_specs(const NeighborhoodAttentionDesc& d) {
-  std::vector<WeightSpec> specs = {{"qkv.weight", {3 * d.c, d.c}, WeightKind::Matrix}};
-  if (d.qkv_bias == Bias::Add) specs.push_back({"qkv.bias", {3 * d.c}, WeightKind::Bias});
+  const std::int64_t c = d.c;
+  std::vector<WeightSpec> specs = {
+      with_segments({"qkv.weight", {3 * c, c}, WeightKind::Matrix}, 0, {c, c, c})};
+  if (d.qkv_bias == Bias::Add) {
+    specs.push_back(with_segments({"qkv.bias", {3 * c}, WeightKind::Bias}, 0, {c, c, c}));
+  }
   if (d.rel_pos) {
     const std::int64_t table = 2 * d.kernel - 1;
-    specs.push_back({"rpb", {d.heads, table, table}, WeightKind::Table});
+    // Indexed by dy + k-1 and dx + k-1: a smaller kernel's table is the centre.
+    WeightSpec rpb{"rpb", {d.heads, table, table}, WeightKind::Table};
+    specs.push_back(
+        with_rule(with_rule(std::move(rpb), 1, SliceRule::Centre), 2, SliceRule::Centre));
   }
   specs.push_back({"proj.weight", {d.c, d.c}, WeightKind::Matrix});
   specs.push_back({"proj.bias", {d.c}, WeightKind::Bias});

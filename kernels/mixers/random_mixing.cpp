@@ -59,7 +59,12 @@ OpCost cost(const RandomMixingDesc& d) {
 }
 
 std::vector<WeightSpec> weight_specs(const RandomMixingDesc& d) {
-  return {{"random_matrix", {d.h * d.w, d.h * d.w}, WeightKind::Table}};
+  // Both dimensions are the tokens of the h x w map: a smaller map keeps the entries between
+  // its tokens, those of the top-left corner.
+  const std::int64_t t = d.h * d.w;
+  WeightSpec m{"random_matrix", {t, t}, WeightKind::Table};
+  return {with_grid(with_grid(std::move(m), 0, SliceRule::LeadingGrid, d.h, d.w), 1,
+                    SliceRule::LeadingGrid, d.h, d.w)};
 }
 
 struct RandomMixingPlan::State {

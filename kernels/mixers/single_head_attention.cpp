@@ -106,8 +106,9 @@ std::vector<WeightSpec> weight_specs(const SingleHeadAttentionDesc& d) {
   return {
       {"pre_norm.weight", {d.pdim}, WeightKind::NormScale},
       {"pre_norm.bias", {d.pdim}, WeightKind::NormShift},
-      {"qkv.weight", {qkv_out, d.pdim}, WeightKind::Matrix},
-      {"qkv.bias", {qkv_out}, WeightKind::Bias},
+      with_segments({"qkv.weight", {qkv_out, d.pdim}, WeightKind::Matrix}, 0,
+                    {d.qk_dim, d.qk_dim, d.pdim}),
+      with_segments({"qkv.bias", {qkv_out}, WeightKind::Bias}, 0, {d.qk_dim, d.qk_dim, d.pdim}),
       {"proj.weight", {d.c, d.c}, WeightKind::Matrix},
       {"proj.bias", {d.c}, WeightKind::Bias},
   };

@@ -177,13 +177,18 @@ OpCost cost(const WindowAttentionDesc& d) {
 
 std::vector<WeightSpec> weight_specs(const WindowAttentionDesc& d) {
   std::vector<WeightSpec> specs;
-  specs.push_back({"qkv.weight", {3 * d.c, d.c}, WeightKind::Matrix});
-  if (d.qkv_bias == Bias::Add) specs.push_back({"qkv.bias", {3 * d.c}, WeightKind::Bias});
+  const std::int64_t c = d.c;
+  specs.push_back(with_segments({"qkv.weight", {3 * c, c}, WeightKind::Matrix}, 0, {c, c, c}));
+  if (d.qkv_bias == Bias::Add) {
+    specs.push_back(with_segments({"qkv.bias", {3 * c}, WeightKind::Bias}, 0, {c, c, c}));
+  }
   specs.push_back({"proj.weight", {d.c, d.c}, WeightKind::Matrix});
   specs.push_back({"proj.bias", {d.c}, WeightKind::Bias});
-  specs.push_back({"relative_position_bias_table",
-                   {(2 * d.window - 1) * (2 * d.window_w - 1), d.heads},
-                   WeightKind::Table});
+  // Indexed by (dy + wh-1) * (2ww-1) + dx + ww-1: a smaller window's table is the centre.
+  const std::int64_t rows = 2 * d.window - 1, cols = 2 * d.window_w - 1;
+  specs.push_back(
+      with_grid({"relative_position_bias_table", {rows * cols, d.heads}, WeightKind::Table}, 0,
+                SliceRule::CentreGrid, rows, cols));
   return specs;
 }
 
