@@ -254,7 +254,10 @@ SafetensorsFile read_safetensors(const std::string& path) {
 void write_safetensors(const std::string& path,
                        const std::map<std::string, ConstTensorView, std::less<>>& tensors,
                        const std::map<std::string, std::string>& metadata) {
-  json header = json::object();
+  // Insertion-ordered, metadata first and each tensor's fields as dtype, shape, data_offsets: the
+  // reference implementation's order, so for the same tensors the two write identical bytes.
+  nlohmann::ordered_json header = nlohmann::ordered_json::object();
+  if (!metadata.empty()) header["__metadata__"] = metadata;
   std::uint64_t offset = 0;
   for (const auto& [name, view] : tensors) {
     if (name == "__metadata__") {
@@ -275,7 +278,6 @@ void write_safetensors(const std::string& path,
                     {"data_offsets", {offset, offset + bytes}}};
     offset += bytes;
   }
-  if (!metadata.empty()) header["__metadata__"] = metadata;
   std::string text = header.dump();
   // The reference implementation pads the header with spaces to a multiple of 8, so the data
   // starts 8-byte aligned (for memory-mapping readers).

@@ -54,8 +54,9 @@ struct SearchSpace {
   friend bool operator==(const SearchSpace&, const SearchSpace&) = default;
 };
 
-// Parses and validates (every listed mixer parameter value passes its registry check at the
-// smallest resolution and some width of its stage). Throws InvalidArgument naming source, JSON path
+// Parses and validates: every stage width has at least one mixer option, every listed parameter
+// value and head_dim is part of an option at some width of its stage (see mixer_options), and the
+// largest subnet validates at every resolution. Throws InvalidArgument naming source, JSON path
 // and value.
 SearchSpace parse_search_space(std::string_view json_text, std::string_view source);
 SearchSpace load_search_space_file(const std::string& path);
@@ -71,7 +72,11 @@ std::string space_size(const SearchSpace& space);
 double space_size_log10(const SearchSpace& space);
 
 // The concrete mixers one block of `stage` may use at `width` (every combination of the listed
-// parameter values, head_dim resolved, invalid ones at that width dropped), in a fixed order. The
+// parameter values, head_dim resolved; a combination is kept when the registry's check passes at
+// every map size the space's stems and resolutions give the stage, so every subnet runs at every
+// resolution of the space), in a fixed order: choices as listed, then head_dims, then the values
+// with the first parameter varying slowest; duplicates dropped. Throws InvalidArgument for a stage
+// index out of range. The
 // supernet's weight store declares the union of their weights; the search samples from them.
 std::vector<MixerSpec> mixer_options(const SearchSpace& space, std::size_t stage, std::int64_t width);
 

@@ -14,6 +14,7 @@
 #include "kernels/mixers/mixer_registry.hpp"
 #include "kernels/params.hpp"
 #include "supernet/arch.hpp"
+#include "supernet/search_space.hpp"
 
 namespace hwnas::detail {
 
@@ -93,6 +94,11 @@ inline constexpr std::string_view kMlpActWords[] = {"gelu_erf", "relu", "hardswi
 // validate_arch with `source` (a file name, or empty) prefixing every error; parse_arch calls it
 // at 224.
 void validate_arch_at(const Arch& arch, std::int64_t resolution, std::string_view source);
+
+// The SearchSpace checks that enumerate mixer options: every stage width has an option, and every
+// listed value and head_dim is part of one at some width (a value that can never be chosen is a
+// mistake in the file). Throws InvalidArgument at the choice's JSON path.
+void check_space_options(const SearchSpace& space, const Where& root);
 
 // Map size after the stem / a downsample of a `size` map (PyTorch's conv arithmetic; patch merging
 // ceil(h/2)) for a square input of `resolution`. Throws InvalidArgument at `where` naming the

@@ -251,7 +251,9 @@ void add_downsample(GraphBuilder& builder, std::size_t stage, const DownsampleSp
     } else {
       // The same layer with another Linear width: its key says so, its cost is recounted.
       for (WeightSpec& w : specs) {
-        if (w.name == "reduction.weight") w.shape[0] = width;
+        if (w.name != "reduction.weight") continue;
+        w.shape[0] = width;
+        if (!w.slicing.empty()) w.slicing[0].segments.clear();  // one segment: the output width
       }
       out[3] = width;
       op.key = fmt::format("{},out_c={}", op.key, width);

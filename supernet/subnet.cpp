@@ -54,6 +54,7 @@ Subnet::~Subnet() = default;
 
 Subnet Subnet::build(const Engine& engine, const Arch& arch, const WeightStore& store,
                      const SubnetConfig& config) {
+  validate_arch(arch, config.resolution);
   net::NetGraph graph = net::describe_arch(arch, config.resolution, config.batch);
   auto s = std::make_unique<State>();
   s->config = config;

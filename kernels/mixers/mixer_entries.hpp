@@ -15,6 +15,7 @@ MixerEntry single_head_attention_entry();
 MixerEntry cascaded_group_attention_entry();
 MixerEntry channel_attention_entry();
 MixerEntry dwconv_mixer_entry();
+MixerEntry sepconv_entry();
 MixerEntry inception_dwconv_entry();
 MixerEntry partial_conv_entry();
 MixerEntry pool_mixer_entry();

@@ -19,6 +19,7 @@ std::span<const MixerEntry> mixer_registry() {
       cascaded_group_attention_entry(),
       channel_attention_entry(),
       dwconv_mixer_entry(),
+      sepconv_entry(),
       inception_dwconv_entry(),
       partial_conv_entry(),
       pool_mixer_entry(),

@@ -174,13 +174,19 @@ LinearPlan LinearPlan::create(const Engine& engine, const LinearDesc& d, ConstTe
           DNNL_ARG_ATTR_MULTIPLE_POST_OP(gamma_index) | DNNL_ARG_SRC_1,
           onednn::reorder_into(engine, gamma_md, dense_gamma.cview().data(), gamma_md));
     }
+    // A supernet passes slices of larger weights (leading columns: row stride > k), so the view's
+    // own strides describe it, not the dense {1, k}; likewise a bias with stride != 1.
+    const Strides& ws = weights.strides();
     args.constants.emplace(
         DNNL_ARG_WEIGHTS,
-        onednn::reorder_into(engine, onednn::md_of(Shape{d.k, d.n}, Shape{1, d.k}), weights.data(),
-                             pd.weights_desc()));
+        onednn::reorder_into(engine, onednn::md_of(Shape{d.k, d.n}, Strides{ws[1], ws[0]}),
+                             weights.data(), pd.weights_desc()));
     if (d.bias == Bias::Add) {
-      args.constants.emplace(DNNL_ARG_BIAS,
-                             onednn::reorder_into(engine, bias_md, bias.data(), bias_md));
+      const std::int64_t bs = bias.strides()[0];
+      args.constants.emplace(
+          DNNL_ARG_BIAS,
+          onednn::reorder_into(engine, onednn::md_of(Shape{1, d.n}, Strides{d.n * bs, bs}),
+                               bias.data(), bias_md));
     }
     return onednn::PreparedPrimitive::create(engine, pd, std::move(args));
   });

@@ -54,6 +54,26 @@ TEST_P(LinearTest, ExactOnIntegers) {
   EXPECT_TRUE(all_close(key, dst.view(), ref, [](double, double, std::int64_t) { return 0.0; }));
 }
 
+// A supernet's weight is a slice of a larger stored one (leading rows and columns, every other
+// bias element of a segmented one): the plan must read the view's strides, exactly (integers).
+TEST(LinearStrides, SlicedWeightsAndBiasReadTheirStrides) {
+  const LinearDesc d{.m = 5, .k = 7, .n = 6};
+  std::mt19937_64 rng(fresh_seed("linear strided"));
+  Tensor src = Tensor::empty({d.m, d.k}), big_w = Tensor::empty({d.n + 3, d.k + 5}),
+         big_b = Tensor::empty({2 * d.n}), dst = Tensor::empty({d.m, d.n});
+  testing::fill_integers(src.view(), rng);
+  testing::fill_integers(big_w.view(), rng);
+  testing::fill_integers(big_b.view(), rng);
+  testing::poison(dst.view());
+  const ConstTensorView w = big_w.cview().slice(0, 0, d.n).slice(1, 0, d.k);
+  const ConstTensorView b(reinterpret_cast<const std::byte*>(big_b.f32()), Shape{d.n}, Strides{2},
+                          DType::F32);
+  LinearPlan::create(testing::test_engine(), d, w, b).run(src.view(), dst.view());
+  const auto ref = reference::linear(d, src.view(), w, b);
+  EXPECT_TRUE(
+      all_close(to_string(d), dst.view(), ref, [](double, double, std::int64_t) { return 0.0; }));
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Shapes, LinearTest,
     ::testing::Values(LinearDesc{.m = 1, .k = 1, .n = 1}, LinearDesc{.m = 3, .k = 3, .n = 19},

@@ -141,6 +141,75 @@ TEST_P(SubnetTest, RunLayerThenForwardIsUnchanged) {
 INSTANTIATE_TEST_SUITE_P(Archs, SubnetTest, ::testing::ValuesIn(cases()),
                          [](const auto& p) { return p.param.name; });
 
+void set_param(UnitOp& op, const std::string& name, const std::string& value) {
+  for (auto& [key, v] : op.mixer->params) {
+    if (key == name) v = value;
+  }
+}
+
+// A subnet built from a store wider than it (the supernet's case: leading channels, the centre of
+// a larger kernel, a smaller MLP ratio, the leading heads' bias table) computes what the same
+// subnet computes from a store holding exactly the gathered slices, bitwise (the plans copy
+// their weights, strided or not), and that matches the float64 reference.
+TEST(SubnetSlices, LargerStoreGivesTheGatheredWeights) {
+  // Every width 12 wider, plus (Swin, ConvNeXt) more heads, a larger MLP ratio, larger kernels.
+  const auto widen = [](Arch a) {
+    for (StageSpec& stage : a.stages) stage.width += 12;
+    a.stem.convs.back().out += 12;
+    if (a.head.hidden > 0) a.head.hidden += 12;
+    a.head.num_classes += 2;
+    return a;
+  };
+  Arch swin_wide = widen(archs::swin_like());
+  for (UnitSpec& unit : swin_wide.stages[1].blocks[0].units) {
+    if (unit.ops[1].mixer) set_param(unit.ops[1], "heads", "11");
+    if (unit.ops[1].mlp) unit.ops[1].mlp->ratio = 3;
+  }
+  Arch convnext_wide = widen(archs::convnext_like());
+  set_param(convnext_wide.stages[0].blocks[1].units[0].ops[0], "k", "7");
+  set_param(convnext_wide.stages[1].blocks[0].units[0].ops[0], "band_kernel", "9");
+  std::vector<std::pair<Case, Arch>> pairs;
+  for (const Case& c : cases()) {
+    const Arch wide = c.name == "swin_like"       ? swin_wide
+                      : c.name == "convnext_like" ? convnext_wide
+                                                  : widen(c.make());
+    pairs.emplace_back(c, archs::canonical(wide));
+  }
+  for (const auto& [c, wide] : pairs) {
+    const Arch arch = c.make();
+    const std::uint64_t seed = fresh_seed(arch.name + " slices");
+    WeightStore big;
+    for (const Arch* a : {&wide, &arch}) {
+      for (const auto& [name, spec] : arch_weight_specs(*a, c.resolution)) big.declare(name, spec);
+    }
+    big.initialize(seed);
+    WeightStore exact;
+    const auto specs = arch_weight_specs(arch, c.resolution);
+    for (const auto& [name, spec] : specs) exact.declare(name, spec);
+    exact.initialize(seed + 1);
+    for (const auto& [name, spec] : specs) {
+      copy(big.gather(name, spec).cview(), exact.mutable_tensor(name));
+    }
+    const SubnetConfig config{.batch = 2, .resolution = c.resolution};
+    const Subnet from_big = Subnet::build(testing::test_engine(), arch, big, config);
+    const Subnet from_exact = Subnet::build(testing::test_engine(), arch, exact, config);
+    std::mt19937_64 rng(seed);
+    const Tensor images = testing::random_tensor(from_big.input_shape(), rng);
+    Tensor a = Tensor::empty(from_big.output_shape()), b = Tensor::empty(from_big.output_shape());
+    testing::poison(a.view());
+    from_big.forward(images.cview(), a.view());
+    from_exact.forward(images.cview(), b.view());
+    EXPECT_EQ(std::memcmp(a.f32(), b.f32(), a.nbytes()), 0) << arch.name;
+    const std::vector<double> ref = testing::subnet_ref::Reference(exact).logits(arch, images);
+    double scale = 0;
+    for (const double v : ref) scale = std::max(scale, std::abs(v));
+    for (std::int64_t i = 0; i < a.numel(); ++i) {
+      ASSERT_LE(std::abs(a.f32()[i] - ref[static_cast<std::size_t>(i)]), kLogitTolerance * scale)
+          << arch.name << " logit " << i;
+    }
+  }
+}
+
 // torchvision's counts (sum of p.numel() over model.parameters()).
 TEST(ArchCost, TorchvisionParameterCounts) {
   const ArchCost swin = arch_cost(archs::swin_t(), 224);

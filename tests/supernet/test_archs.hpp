@@ -1,7 +1,8 @@
 // Small Archs for the subnet tests, built as structs (docs/arch.md) so each one reads as the
 // network it is: the frames, norms, stems, downsamples and heads of the models hwnas covers, at
 // widths 8..48 and resolutions 32..48 so a float64 reference of the whole network runs in
-// milliseconds.
+// milliseconds. Each is returned in canonical form (written with to_json and parsed back), as
+// parse_arch would give it: mixer parameters complete and in the mixer's order.
 #pragma once
 
 #include <optional>
@@ -12,6 +13,12 @@
 #include "supernet/arch.hpp"
 
 namespace hwnas::testing::archs {
+
+inline Arch canonical(const Arch& arch) {
+  Arch out = parse_arch(to_json(arch), arch.name);
+  out.name = arch.name;
+  return out;
+}
 
 inline NormSpec ln(double eps = 1e-5, bool bias = true) {
   return {.kind = NormKind::LayerNorm, .eps = eps, .bias = bias};
@@ -89,7 +96,7 @@ inline Arch swin_like() {
                       .downsample = patch_merging(),
                       .blocks = {metaformer(ln(), mixer("mhsa", {{"heads", "2"}}), p)}});
   a.head = {.norm = ln(), .norm_place = HeadNormPlace::BeforePool, .num_classes = 10};
-  return a;
+  return canonical(a);
 }
 
 // ConvNeXt-like at 32x32: the stem's LN eps 1e-6 is not patch_embed's (composed conv + LN),
@@ -109,7 +116,7 @@ inline Arch convnext_like() {
            metanext(n, mixer("inception_dwconv", {{"band_kernel", "5"}, {"branch_ratio", "0.25"}}),
                     mlp(4), true)}});
   a.head = {.norm = n, .norm_place = HeadNormPlace::AfterPool, .num_classes = 10};
-  return a;
+  return canonical(a);
 }
 
 // PoolFormer / MetaFormer-v2-like at 35x35 (odd maps: 9x9, 5x5): a k7 s4 p2 stem without norm
@@ -135,7 +142,7 @@ inline Arch poolformer_like() {
                   plain,
                   metaformer(ln(1e-6, false), mixer("identity"), mlp(2), {.res_scale = true})}});
   a.head = {.norm = gn1(), .norm_place = HeadNormPlace::BeforePool, .num_classes = 10};
-  return a;
+  return canonical(a);
 }
 
 // EfficientViT / NAT-like at 48x48: two k3 s2 p1 stem convs with BatchNorm folded and ReLU between,
@@ -163,7 +170,7 @@ inline Arch hybrid_bn() {
             .hidden = 32,
             .hidden_norm = ln(),
             .num_classes = 7};
-  return a;
+  return canonical(a);
 }
 
 // NAT-like at 40x40: two k3 s2 p1 convs without BatchNorm (C/2, C) and LN (NAT's ConvTokenizer),
@@ -191,7 +198,7 @@ inline Arch nat_like() {
             .hidden = 48,
             .hidden_act = Activation::Relu,
             .num_classes = 5};
-  return a;
+  return canonical(a);
 }
 
 // torchvision's swin_t and convnext_tiny as Archs, for their parameter counts (no forward).
@@ -213,7 +220,7 @@ inline Arch swin_t() {
     a.stages.push_back(stage);
   }
   a.head = {.norm = ln(), .norm_place = HeadNormPlace::BeforePool, .num_classes = 1000};
-  return a;
+  return canonical(a);
 }
 
 inline Arch convnext_t() {
@@ -230,7 +237,7 @@ inline Arch convnext_t() {
     a.stages.push_back(stage);
   }
   a.head = {.norm = n, .norm_place = HeadNormPlace::AfterPool, .num_classes = 1000};
-  return a;
+  return canonical(a);
 }
 
 }  // namespace hwnas::testing::archs
