@@ -47,7 +47,10 @@ void declare_space(WeightStore& store, const SearchSpace& space);
 
 // One prepared op of the network, in execution order.
 struct LayerInfo {
-  std::string name;  // "stem", "stages.2.downsample", "stages.2.blocks.3.0.mixer", "head", ...
+  // "stem" (patch_embed) or "stem.convs.{i}" + "stem.norm"; "stages.{s}.downsample" (or its
+  // ".norm" and ".proj" when composed); "stages.{s}.blocks.{b}.{u}.norm" / ".mixer" / ".mlp" /
+  // ".residual"; "head.norm", "head.pool", "head.fc1", "head.hidden_norm", "head.fc".
+  std::string name;
   std::string kind;  // "stem", "downsample", "norm", "mixer", "mlp", "residual", "head"
   std::string key;   // the op's canonical key, e.g. "window_attention:n=1,h=14,w=14,c=384,..."
   OpCost cost;       // FLOPs (multiply-add = 2), minimum bytes, params
@@ -76,7 +79,8 @@ class Subnet {
 
   const std::vector<LayerInfo>& layers() const;
   // Runs layer i alone on its input buffer as the last forward left it (for per-layer timing;
-  // call forward once first).
+  // call forward once first). The first and last layers read the images / write the logits the
+  // last forward was given, which must still be alive.
   void run_layer(std::size_t i) const;
 
   const SubnetConfig& config() const;

@@ -29,6 +29,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 
 #include "supernet/arch.hpp"
@@ -116,6 +117,12 @@ void expect_parity(const std::string& catalog, const std::string& torchvision) {
   WeightStore store = make_weight_store(arch, kResolution, /*seed=*/1);
   // Every name of the file declared at exactly its shape, and every weight the Arch needs present.
   store.load((dir.path() / (torchvision + ".safetensors")).string(), /*allow_missing=*/false);
+
+  // The file holds exactly torchvision's parameters, so the store's size is torch's count; the
+  // cost model's count must agree with it.
+  std::printf("%s: params store %lld, cost model %.0f\n", catalog.c_str(),
+              static_cast<long long>(store.numel()), arch_cost(arch, kResolution).params);
+  EXPECT_EQ(arch_cost(arch, kResolution).params, static_cast<double>(store.numel()));
 
   const Engine engine = testing::test_engine();
   const Subnet net =
