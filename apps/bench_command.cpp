@@ -286,8 +286,9 @@ void run(const BenchOptions& options) {
       store.add_measurement(to_row(p, timing.measurement, options, run_scope.id(), threads));
   if (options.layers) {
     std::vector<LayerTimeRow> rows;
-    for (std::size_t i = 0; i < timing.layers.size(); ++i)
+    for (std::size_t i = 0; i < timing.layers.size(); ++i) {
       rows.push_back(to_row(timing.layers[i], i, measurement_id));
+    }
     store.add_layer_times(rows);
   }
   log::info("bench", "key={} median_ms={:.4f} cv={:.3f} n={} gflops={:.1f}", p.key, median.count(),
