@@ -88,8 +88,51 @@ CREATE TABLE measurements (
     "PRAGMA application_id = 1752657505",
 };
 
+// Version 2: architectures and per-layer times (`hwnas bench`). An Arch measurement points at its
+// architecture, whose canonical JSON is kept so the network can be rebuilt from the store alone.
+constexpr std::string_view kVersion2[] = {
+    R"sql(
+CREATE TABLE archs (
+  hash           TEXT NOT NULL PRIMARY KEY,
+  canonical_json TEXT NOT NULL CONSTRAINT canonical_json_is_json CHECK (json_valid(canonical_json)),
+  name           TEXT NOT NULL,
+  first_seen     TEXT NOT NULL
+) STRICT)sql",
+
+    // NULL for op measurements. A column added by ALTER TABLE may reference another table only with
+    // a NULL default, which is what it has.
+    "ALTER TABLE measurements ADD COLUMN arch_hash TEXT REFERENCES archs(hash)",
+    "CREATE INDEX measurements_by_arch ON measurements(arch_hash) WHERE arch_hash IS NOT NULL",
+
+    // One row per layer of an Arch measurement; samples as in measurements. cv is NULL where
+    // undefined (one sample).
+    R"sql(
+CREATE TABLE layer_times (
+  measurement_id INTEGER NOT NULL REFERENCES measurements(id),
+  idx            INTEGER NOT NULL CHECK (idx >= 0),
+  name           TEXT NOT NULL,
+  kind           TEXT NOT NULL,
+  key            TEXT NOT NULL,
+  flops          REAL NOT NULL,
+  bytes          REAL NOT NULL,
+  params         REAL NOT NULL,
+  min_ms         REAL NOT NULL,
+  p10_ms         REAL NOT NULL,
+  median_ms      REAL NOT NULL,
+  p90_ms         REAL NOT NULL,
+  mean_ms        REAL NOT NULL,
+  cv             REAL,
+  share          REAL NOT NULL CHECK (share >= 0 AND share <= 1),
+  n              INTEGER NOT NULL,
+  inner_repeats  INTEGER NOT NULL,
+  samples        BLOB NOT NULL,
+  PRIMARY KEY (measurement_id, idx)
+) STRICT)sql",
+};
+
 constexpr std::array kMigrations = {
     Migration{kVersion1},
+    Migration{kVersion2},
 };
 
 }  // namespace

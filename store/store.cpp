@@ -7,7 +7,9 @@
 #include <cmath>
 #include <utility>
 
+#include "store/arch_rows.hpp"
 #include "store/process_identity.hpp"
+#include "store/row_io.hpp"
 
 namespace hwnas {
 
@@ -16,6 +18,12 @@ using sqlite::ScopedReset;
 using sqlite::SqliteError;
 using sqlite::Statement;
 using sqlite::Transaction;
+using store_detail::all_rows;
+using store_detail::decode_samples;
+using store_detail::empty_as_null;
+using store_detail::encode_samples;
+using store_detail::first_row;
+using store_detail::returning_id;
 
 namespace {
 
@@ -62,53 +70,21 @@ constexpr std::string_view kInsertMeasurement = R"sql(
 INSERT INTO measurements (run_id, device_id, kind, key, params_json, shapes, threads, dtype, batch, impl,
                           flops, bytes, min_ms, p10_ms, median_ms, p90_ms, p99_ms, mean_ms, stddev_ms,
                           mad_ms, cv, ci_low_ms, ci_high_ms, n, inner_repeats, samples, repro,
-                          created_at, flags)
+                          created_at, flags, arch_hash)
 SELECT ?1, runs.device_id, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
-       ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, coalesce(?27, strftime('%Y-%m-%dT%H:%M:%fZ', 'now')), ?28
+       ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, coalesce(?27, strftime('%Y-%m-%dT%H:%M:%fZ', 'now')), ?28,
+       ?29
 FROM runs WHERE runs.id = ?1 AND runs.status = 'running'
+  AND (?29 IS NULL OR EXISTS (SELECT 1 FROM archs WHERE archs.hash = ?29))
 RETURNING id)sql";
 
 constexpr std::string_view kMeasurementColumns =
     "id, run_id, device_id, kind, key, params_json, shapes, threads, dtype, batch, impl, flops, bytes, "
     "min_ms, p10_ms, median_ms, p90_ms, p99_ms, mean_ms, stddev_ms, mad_ms, cv, ci_low_ms, ci_high_ms, "
-    "n, inner_repeats, samples, repro, created_at, flags";
-
-// Running a statement the caller has bound. Every use binds every parameter of its statement, so
-// nothing of an earlier use can leak into this one; the helpers reset the statement on every way out.
-
-// An INSERT / UPDATE ... RETURNING id: the id of the row it wrote, or nullopt when it wrote none. The
-// reset also matters for the caller's COMMIT, which refuses to pass a write statement still in
-// progress (one that has returned its row but not yet reached SQLITE_DONE).
-std::optional<std::int64_t> returning_id(Statement& q) {
-  ScopedReset reset(q);
-  if (!q.step()) return std::nullopt;
-  return q.column_int64(0);
-}
-
-// The first row of a query, converted by read(const Statement&), or nullopt.
-template <class Read>
-auto first_row(Statement& q, Read read) -> std::optional<decltype(read(q))> {
-  ScopedReset reset(q);
-  if (!q.step()) return std::nullopt;
-  return read(q);
-}
-
-// Every row of a query, converted by read(const Statement&).
-template <class Read>
-auto all_rows(Statement& q, Read read) -> std::vector<decltype(read(q))> {
-  ScopedReset reset(q);
-  std::vector<decltype(read(q))> rows;
-  while (q.step()) rows.push_back(read(q));
-  return rows;
-}
+    "n, inner_repeats, samples, repro, created_at, flags, arch_hash";
 
 // ---------------------------------------------------------------------------------------------------
 // Values <-> columns
-
-std::optional<std::string_view> empty_as_null(const std::string& text) {
-  if (text.empty()) return std::nullopt;
-  return text;
-}
 
 RunStatus parse_run_status(const std::string& text, std::int64_t run_id) {
   for (RunStatus s : {RunStatus::Running, RunStatus::Finished, RunStatus::Failed, RunStatus::Unfinished}) {
@@ -122,33 +98,6 @@ MeasurementKind parse_measurement_kind(const std::string& text, std::int64_t id)
     if (to_string(k) == text) return k;
   }
   throw IoError(fmt::format("store: measurement {} has unknown kind '{}'", id, text));
-}
-
-// Raw samples as little-endian IEEE-754 float64, whatever the host's byte order, so a file moves
-// between machines unchanged.
-std::vector<std::byte> encode_samples(std::span<const double> samples) {
-  std::vector<std::byte> bytes;
-  bytes.reserve(samples.size() * 8);
-  for (double v : samples) {
-    const auto bits = std::bit_cast<std::uint64_t>(v);
-    for (int b = 0; b < 8; ++b) bytes.push_back(static_cast<std::byte>(bits >> (8 * b)));
-  }
-  return bytes;
-}
-
-std::vector<double> decode_samples(std::span<const std::byte> bytes, std::int64_t id, const std::string& path) {
-  if (bytes.size() % 8 != 0) {
-    throw IoError(fmt::format("store: measurement {} has a samples blob of {} bytes, not a whole number of "
-                              "float64 [{}]",
-                              id, bytes.size(), path));
-  }
-  std::vector<double> samples(bytes.size() / 8);
-  for (std::size_t i = 0; i < samples.size(); ++i) {
-    std::uint64_t bits = 0;
-    for (int b = 0; b < 8; ++b) bits |= std::to_integer<std::uint64_t>(bytes[i * 8 + b]) << (8 * b);
-    samples[i] = std::bit_cast<double>(bits);
-  }
-  return samples;
 }
 
 DeviceRow read_device(const Statement& s) {
@@ -203,10 +152,11 @@ MeasurementRow read_measurement(const Statement& s, const std::string& path) {
           .ci_high_ms = s.column_double(23),
           .n = s.column_int64(24),
           .inner_repeats = s.column_int64(25),
-          .samples_ms = decode_samples(s.column_blob(26), id, path),
+          .samples_ms = decode_samples(s.column_blob(26), fmt::format("measurement {}", id), path),
           .repro = s.column_text(27),
           .created_at = s.column_text(28),
-          .flags = s.column_text(29)};
+          .flags = s.column_text(29),
+          .arch_hash = s.is_null(30) ? std::string() : s.column_text(30)};
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -315,6 +265,12 @@ void check(const MeasurementRow& r) {
   if (std::cmp_not_equal(r.samples_ms.size(), r.n)) {
     fail("n", r.n, fmt::format("must equal the number of samples ({})", r.samples_ms.size()));
   }
+  if (r.kind == MeasurementKind::Arch && r.arch_hash.empty()) {
+    fail("arch_hash", "''", "must name the measured arch when kind=arch");
+  }
+  if (r.kind == MeasurementKind::Op && !r.arch_hash.empty()) {
+    fail("arch_hash", r.arch_hash, "must be empty when kind=op");
+  }
   const std::pair<const char*, double> required[] = {
       {"flops", r.flops},         {"bytes", r.bytes},   {"min_ms", r.min_ms}, {"p10_ms", r.p10_ms},
       {"median_ms", r.median_ms}, {"p90_ms", r.p90_ms}, {"p99_ms", r.p99_ms}, {"mean_ms", r.mean_ms}};
@@ -351,12 +307,13 @@ struct Store::State {
         select_running(db.prepare(kSelectRunning)),
         mark_unfinished(db.prepare(kMarkUnfinished)),
         insert_measurement(db.prepare(kInsertMeasurement)),
-        select_run_measurements(db.prepare(
-            fmt::format("SELECT {} FROM measurements WHERE run_id = ?1 ORDER BY id", kMeasurementColumns))),
-        select_latest_measurement(db.prepare(
-            fmt::format("SELECT {} FROM measurements WHERE key = ?1 AND device_id = ?2 AND threads = ?3 "
-                        "AND dtype = ?4 AND batch = ?5 ORDER BY id DESC LIMIT 1",
-                        kMeasurementColumns))) {}
+        select_run_measurements(db.prepare(fmt::format(
+            "SELECT {} FROM measurements WHERE run_id = ?1 ORDER BY id", kMeasurementColumns))),
+        select_latest_measurement(db.prepare(fmt::format(
+            "SELECT {} FROM measurements WHERE key = ?1 AND device_id = ?2 AND threads = ?3 "
+            "AND dtype = ?4 AND batch = ?5 ORDER BY id DESC LIMIT 1",
+            kMeasurementColumns))),
+        arch(db) {}
 
   // The message for a run that cannot take a write: it is missing, or no longer running.
   std::string why_run_not_running(std::int64_t run_id) {
@@ -375,6 +332,7 @@ struct Store::State {
   Statement upsert_device, select_device;
   Statement insert_run, finish_run, select_runs, select_run, select_running, mark_unfinished;
   Statement insert_measurement, select_run_measurements, select_latest_measurement;
+  store_detail::ArchStatements arch;  // archs and layer_times (arch_rows.cpp)
 };
 
 Store::Store(std::unique_ptr<State> state) : state_(std::move(state)) {}
@@ -513,9 +471,17 @@ std::vector<std::int64_t> Store::add_measurements(std::span<const MeasurementRow
         .bind(25, std::span<const std::byte>(samples))
         .bind(26, r.repro)
         .bind(27, empty_as_null(r.created_at))
-        .bind(28, r.flags);
+        .bind(28, r.flags)
+        .bind(29, empty_as_null(r.arch_hash));
     const std::optional<std::int64_t> id = returning_id(q);
     if (!id) {
+      const std::optional<RunRow> run = first_row(s.select_run.bind(1, r.run_id), read_run);
+      if (run && run->status == RunStatus::Running) {  // then the SELECT found no such arch
+        throw InvalidArgument(
+            fmt::format("store: cannot add a measurement of arch_hash={}: no such arch; "
+                        "upsert_arch it first [{}]",
+                        r.arch_hash, r.key));
+      }
       throw InvalidArgument(fmt::format("store: cannot add a measurement to {} [{}]",
                                         s.why_run_not_running(r.run_id), r.key));
     }
@@ -537,6 +503,24 @@ std::optional<MeasurementRow> Store::latest_measurement(const MeasurementLookup&
       .bind(4, lookup.dtype)
       .bind(5, lookup.batch);
   return first_row(q, state_->measurement_reader());
+}
+
+// Architectures and per-layer times: the SQL and the checks are in arch_rows.cpp.
+
+std::string Store::upsert_arch(const ArchRow& arch) {
+  return store_detail::upsert_arch(state_->db, state_->arch, arch);
+}
+
+std::optional<ArchRow> Store::arch(std::string_view hash) const {
+  return store_detail::find_arch(state_->arch, hash);
+}
+
+void Store::add_layer_times(std::span<const LayerTimeRow> rows) {
+  store_detail::add_layer_times(state_->db, state_->arch, rows);
+}
+
+std::vector<LayerTimeRow> Store::layer_times(std::int64_t measurement_id) const {
+  return store_detail::layer_times(state_->db, state_->arch, measurement_id);
 }
 
 }  // namespace hwnas

@@ -91,8 +91,40 @@ struct MeasurementRow {
   std::string repro;               // one command line that re-measures exactly this point
   std::string created_at;          // ISO 8601 UTC; empty = now
   std::string flags;               // comma-separated, e.g. "high_cv,remeasured"
+  std::string arch_hash;           // kind Arch: the archs row measured (required); kind Op: empty
   friend bool operator==(const MeasurementRow&, const MeasurementRow&) = default;
 };
+
+// One architecture (supernet/arch.hpp), keyed by its hash: what an Arch measurement's arch_hash
+// points at, so the network can be rebuilt from the store alone.
+struct ArchRow {
+  std::string hash;            // arch_hash(arch): 16 hex digits
+  std::string canonical_json;  // to_json(arch), which the hash is of
+  std::string name;        // the name it was first stored under ("swin_t"); not part of the hash
+  std::string first_seen;  // ISO 8601 UTC; set by the store
+  friend bool operator==(const ArchRow&, const ArchRow&) = default;
+};
+
+// One layer's time inside an Arch measurement (`hwnas bench --layers`): the layer run alone on its
+// input, under the same timing protocol. Times are milliseconds; cv NaN = undefined (one sample).
+struct LayerTimeRow {
+  std::int64_t measurement_id = 0;  // the Arch measurement it breaks down (of a running run)
+  std::int64_t idx = 0;             // position in execution order, 0-based
+  std::string name;                 // "stages.2.blocks.3.0.mixer"
+  std::string kind;                 // "stem", "mixer", "mlp", "norm", ...
+  std::string key;                  // the op's canonical key
+  double flops = 0.0, bytes = 0.0, params = 0.0;  // of one execution
+  double min_ms = 0.0, p10_ms = 0.0, median_ms = 0.0, p90_ms = 0.0, mean_ms = 0.0, cv = 0.0;
+  double share = 0.0;  // median_ms / the sum of the layers' medians, in [0, 1]
+  std::int64_t n = 0;  // samples_ms.size() == n
+  std::int64_t inner_repeats = 1;
+  std::vector<double> samples_ms;
+  friend bool operator==(const LayerTimeRow&, const LayerTimeRow&) = default;
+};
+
+// Throws InvalidArgument naming the field, its value, the rule and the layer, e.g.
+// "store: layer time share=1.5 must be in [0, 1] [stages.0.blocks.0.0.mixer]".
+void check(const LayerTimeRow& row);
 
 // Throws InvalidArgument naming the field, its value, the rule and the key, e.g.
 // "store: measurement median_ms=nan must be finite and >= 0 [linear:m=1,...]".
@@ -150,6 +182,19 @@ class Store {
   std::vector<MeasurementRow> measurements_for_run(std::int64_t run_id) const;  // in insertion order
   // The most recently inserted match, in any run.
   std::optional<MeasurementRow> latest_measurement(const MeasurementLookup& lookup) const;
+
+  // Stores the architecture under its hash (a known hash keeps its first name and first_seen) and
+  // returns the hash. Throws InvalidArgument for an empty hash, name or JSON, and IoError when the
+  // hash is already stored with another canonical JSON (a collision, or a change of the canonical
+  // form).
+  std::string upsert_arch(const ArchRow& arch);
+  std::optional<ArchRow> arch(std::string_view hash) const;
+
+  // Checks and inserts every row in one transaction (all or none). Throws InvalidArgument naming
+  // the row when its measurement does not exist or its run is no longer running, or when
+  // (measurement_id, idx) is already stored.
+  void add_layer_times(std::span<const LayerTimeRow> rows);
+  std::vector<LayerTimeRow> layer_times(std::int64_t measurement_id) const;  // by idx
 
   Store(Store&&) noexcept;
   Store& operator=(Store&&) noexcept;

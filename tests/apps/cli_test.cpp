@@ -26,10 +26,12 @@ struct Result {
   std::string err;  // stderr
 };
 
-// Runs `hwnas args` with stdout and stderr captured to files (the arguments are test constants).
-Result run_hwnas(const std::string& args, const fs::path& dir) {
+// Runs `hwnas args` with stdout and stderr captured to files (the arguments are test constants);
+// `env` ("NAME=value ...") is set for the child only.
+Result run_hwnas(const std::string& args, const fs::path& dir, const std::string& env = "") {
   const fs::path out = dir / "stdout.txt", err = dir / "stderr.txt";
-  const std::string command = std::string(HWNAS_BINARY) + " " + args + " >" + out.string() + " 2>" + err.string();
+  const std::string command = env + " " + std::string(HWNAS_BINARY) + " " + args + " >" +
+                              out.string() + " 2>" + err.string();
   const int status = std::system(command.c_str());
   Result r;
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
@@ -54,7 +56,9 @@ class CliTest : public ::testing::Test {
     db_ = (dir_ / "t.db").string();
   }
   void TearDown() override { fs::remove_all(dir_); }
-  Result hwnas(const std::string& args) { return run_hwnas(args, dir_); }
+  Result hwnas(const std::string& args, const std::string& env = "") {
+    return run_hwnas(args, dir_, env);
+  }
 
   fs::path dir_;
   std::string db_;
@@ -95,7 +99,7 @@ TEST_F(CliTest, BadInputIsOneLineExitTwoAndWritesNothing) {
 }
 
 TEST_F(CliTest, HelpOnEveryCommand) {
-  for (const std::string command : {"", "device ", "bench-op "}) {
+  for (const std::string command : {"", "device ", "bench-op ", "bench "}) {
     const Result r = hwnas(command + "--help");
     EXPECT_EQ(r.exit_code, 0) << command;
     EXPECT_NE(r.out.find("Usage"), std::string::npos) << command << r.out;
@@ -238,6 +242,200 @@ TEST_F(CliTest, KilledSuiteKeepsCommittedRowsAndIsMarkedUnfinished) {
   ASSERT_TRUE(run.has_value());
   EXPECT_EQ(run->status, RunStatus::Unfinished);
   EXPECT_GE(store.measurements_for_run(run_id).size(), seen);
+}
+
+}  // namespace
+}  // namespace hwnas
+
+namespace hwnas {
+namespace {
+
+// A two-stage network small enough to time in milliseconds at --res 40: a patch-embed stem, a Swin
+// block with shifted 3x3 windows that pad (10x10 map), a pre-norm conv downsample and a ConvNeXt
+// block with layer scale, a 10-class head. Its parameters, counted by hand: stem 16*3*16+16 + LN 32
+// = 816; Swin block LN 32 + qkv 16*48+48 + proj 16*16+16 + table 5*5*2 + LN 32 + MLP 16*32+32 +
+// 32*16+16 = 2274; downsample LN 32 + conv 24*16*4+24 = 1592; ConvNeXt block dwconv 24*9+24 + LN 48
+// + MLP 24*48+48 + 48*24+24 + gamma 24 = 2688; head LN 48 + fc 24*10+10 = 298. Sum 7668.
+constexpr std::string_view kTinyArch = R"({"name": "tiny",
+ "stem": {"convs": [{"out": 16, "kernel": 4, "stride": 4}], "norm": {"norm": "ln"}},
+ "stages": [
+  {"width": 16, "blocks": [
+    {"frame": "metaformer", "norm": {"norm": "ln"},
+     "mixer": {"mixer": "window_attention", "heads": 2, "window": 3, "shift": 1},
+     "mlp": {"mlp": "mlp", "ratio": 2, "act": "gelu_erf"}}]},
+  {"width": 24, "downsample": {"downsample": "conv", "kernel": 2, "norm": {"norm": "ln"}, "norm_place": "pre"},
+   "blocks": [
+    {"frame": "metanext", "mixer": {"mixer": "dwconv", "k": 3}, "norm": {"norm": "ln"},
+     "mlp": {"mlp": "mlp", "ratio": 2, "act": "gelu_erf"}, "scale": "layer_scale"}]}],
+ "head": {"norm": {"norm": "ln"}, "norm_place": "before_pool", "num_classes": 10}})";
+constexpr double kTinyParams = 7668;
+
+class BenchCliTest : public CliTest {
+ protected:
+  std::string write(const std::string& name, std::string_view text) {
+    const fs::path path = dir_ / name;
+    std::ofstream(path) << text;
+    return path.string();
+  }
+  std::string tiny() { return write("tiny.json", kTinyArch); }
+};
+
+bool is_hex16(const std::string& s) {
+  return s.size() == 16 && s.find_first_not_of("0123456789abcdef") == std::string::npos;
+}
+
+TEST_F(BenchCliTest, JsonHasTheIssuesFieldsAndTheStoreHasTheMeasurementAndTheArch) {
+  const Result r = hwnas("bench " + tiny() +
+                         " --res 40 --batch 3 --policy quick --json --threads 1 --log-level warn "
+                         "--db " +
+                         db_);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  for (const char* key :
+       {"median_ms", "p10_ms", "p90_ms", "cv", "params", "flops", "arch_hash", "key", "samples",
+        "gflops", "images_per_s", "run_id", "measurement_id", "repro"}) {
+    EXPECT_TRUE(j.contains(key)) << key;
+  }
+  EXPECT_FALSE(j.contains("layers"));
+  const std::string hash = j["arch_hash"];
+  EXPECT_TRUE(is_hex16(hash)) << hash;
+  EXPECT_EQ(j["key"], "arch:" + hash + ",batch=3,res=40");
+  EXPECT_EQ(j["name"], "tiny");
+  EXPECT_EQ(j["params"].get<double>(), kTinyParams);
+  const double median = j["median_ms"];
+  EXPECT_GT(median, 0.0);
+  EXPECT_LE(j["p10_ms"].get<double>(), median);
+  EXPECT_GE(j["p90_ms"].get<double>(), median);
+  EXPECT_GE(j["cv"].get<double>(), 0.0);
+  EXPECT_GT(j["flops_per_image"].get<double>(), 0.0);
+  EXPECT_DOUBLE_EQ(j["flops"].get<double>(), 3 * j["flops_per_image"].get<double>());
+  EXPECT_DOUBLE_EQ(j["images_per_s"].get<double>(), 3 / (median / 1e3));
+  EXPECT_DOUBLE_EQ(j["gflops"].get<double>(), j["flops"].get<double>() / (median * 1e6));
+  EXPECT_EQ(j["repro"],
+            "hwnas bench " + (dir_ / "tiny.json").string() + " --batch 3 --res 40 --threads 1");
+
+  Store store = Store::open(db_);
+  const std::int64_t run_id = j["run_id"];
+  EXPECT_EQ(store.run(run_id)->status, RunStatus::Finished);
+  EXPECT_EQ(store.run(run_id)->kind, "bench");
+  const auto rows = store.measurements_for_run(run_id);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].id, j["measurement_id"]);
+  EXPECT_EQ(rows[0].kind, MeasurementKind::Arch);
+  EXPECT_EQ(rows[0].key, j["key"]);
+  EXPECT_EQ(rows[0].arch_hash, hash);
+  EXPECT_EQ(rows[0].batch, 3);
+  EXPECT_EQ(rows[0].threads, 1);
+  EXPECT_EQ(rows[0].median_ms, median);
+  EXPECT_EQ(rows[0].flops, j["flops"]);
+  EXPECT_EQ(rows[0].n, j["samples"]);
+  const auto params = nlohmann::json::parse(rows[0].params_json);
+  EXPECT_EQ(params["name"], "tiny");
+  EXPECT_EQ(params["arch_hash"], hash);
+  EXPECT_EQ(params["res"], 40);
+  const auto arch = store.arch(hash);
+  ASSERT_TRUE(arch.has_value());
+  EXPECT_EQ(arch->name, "tiny");
+  EXPECT_EQ(nlohmann::json::parse(arch->canonical_json)["stages"].size(), 2u);
+  EXPECT_TRUE(store.layer_times(rows[0].id).empty());
+}
+
+TEST_F(BenchCliTest, LayersAreTimedPrintedAndStored) {
+  const Result r =
+      hwnas("bench " + tiny() +
+            " --res 40 --policy quick --json --layers --threads 1 --log-level warn --db " + db_);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  ASSERT_TRUE(j.contains("layers"));
+  const auto& layers = j["layers"];
+  ASSERT_GE(layers.size(), 10u);  // stem, 2 units of norm/mixer/mlp (+ residual), downsample, head
+  double share = 0, flops = 0;
+  for (const auto& layer : layers) {
+    for (const char* key : {"name", "kind", "key", "median_ms", "share", "flops", "gflops"}) {
+      EXPECT_TRUE(layer.contains(key)) << key << " in " << layer.dump();
+    }
+    EXPECT_GT(layer["median_ms"].get<double>(), 0.0) << layer["name"];
+    share += layer["share"].get<double>();
+    flops += layer["flops"].get<double>();
+  }
+  EXPECT_NEAR(share, 1.0, 1e-9);
+  EXPECT_DOUBLE_EQ(flops, j["flops"].get<double>());
+  EXPECT_EQ(layers[0]["name"], "stem");
+  EXPECT_EQ(layers[layers.size() - 1]["kind"], "head");
+
+  Store store = Store::open(db_);
+  const auto stored = store.layer_times(j["measurement_id"]);
+  ASSERT_EQ(stored.size(), layers.size());
+  for (std::size_t i = 0; i < stored.size(); ++i) {
+    EXPECT_EQ(stored[i].idx, static_cast<std::int64_t>(i));
+    EXPECT_EQ(stored[i].name, layers[i]["name"]);
+    EXPECT_EQ(stored[i].key, layers[i]["key"]);
+    EXPECT_EQ(stored[i].median_ms, layers[i]["median_ms"]);
+    EXPECT_EQ(static_cast<std::int64_t>(stored[i].samples_ms.size()), stored[i].n);
+  }
+  // A breakdown is a long run: it carries a drift check.
+  EXPECT_TRUE(store.run(j["run_id"])->drift.has_value());
+
+  // The human form: one summary line, then the table.
+  const Result human = hwnas("bench " + tiny() +
+                             " --res 40 --policy quick --layers --throughput --threads 1 "
+                             "--log-level warn --db " +
+                             db_);
+  ASSERT_EQ(human.exit_code, 0) << human.err;
+  EXPECT_EQ(human.out.rfind(
+                "tiny [" + j["arch_hash"].get<std::string>() + "] batch 1 res 40 threads 1: ", 0),
+            0u)
+      << human.out;
+  EXPECT_NE(human.out.find("images/s"), std::string::npos) << human.out;
+  EXPECT_NE(human.out.find("stages.0.blocks.0.0.mixer"), std::string::npos) << human.out;
+  EXPECT_NE(human.out.find("window_attention:n=1,h=10,w=10,c=16"), std::string::npos) << human.out;
+}
+
+TEST_F(BenchCliTest, CatalogNamesResolve) {
+  // An environment variable points the catalog elsewhere; the name is the file's stem.
+  fs::create_directories(dir_ / "catalog");
+  std::ofstream(dir_ / "catalog" / "mini.json") << kTinyArch;
+  const Result r =
+      hwnas("bench mini --res 40 --policy quick --json --threads 1 --log-level warn --db " + db_,
+            "HWNAS_CATALOG_DIR=" + (dir_ / "catalog").string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["params"].get<double>(), kTinyParams);
+}
+
+TEST_F(BenchCliTest, BadInputIsOneLineExitTwoAndWritesNothing) {
+  const std::string tiny_path = tiny();
+  const std::string bad_json = write("broken.json", "{\"name\": \"x\", \"stages\": [");
+  std::string heads(kTinyArch);
+  heads.replace(heads.find("\"heads\": 2"), 10, "\"heads\": 5");
+  const std::string bad_heads = write("heads5.json", heads);
+  std::string key(kTinyArch);
+  key.replace(key.find("\"ratio\": 2"), 10, "\"ratoi\": 2");
+  const std::string bad_key = write("typo.json", key);
+  const std::pair<std::string, std::string> cases[] = {
+      {"bench no_such_model", "unknown architecture 'no_such_model'"},
+      {"bench no_such_model", "swin_t"},  // the catalog's names are listed
+      {"bench " + bad_json, bad_json},
+      {"bench " + bad_json, "malformed JSON"},
+      {"bench " + bad_heads, "heads=5"},
+      {"bench " + bad_heads, bad_heads},
+      {"bench " + bad_key, "ratoi"},
+      {"bench " + (dir_ / "absent.json").string(), "absent.json: no such file"},
+      {"bench " + tiny_path + " --res 0", "res=0 must be >= 1"},
+      {"bench " + tiny_path + " --res 5",
+       "stages[1].downsample: kernel=2 is larger than the padded map"},
+      {"bench " + tiny_path + " --batch 0", "batch=0 must be >= 1"},
+      {"bench " + tiny_path + " --policy slow", "--policy slow"},
+      {"bench " + tiny_path + " --weights " + bad_json, bad_json},
+      {"bench", "arch is required"},
+  };
+  for (const auto& [args, message] : cases) {
+    const Result r = hwnas(args + " --db " + db_);
+    EXPECT_EQ(r.exit_code, 2) << args << "\n" << r.err;
+    EXPECT_NE(r.err.find(message), std::string::npos) << args << " printed: " << r.err;
+    EXPECT_EQ(r.err.find("error: "), 0u) << args << " printed: " << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << args << " printed: " << r.err;
+    EXPECT_FALSE(fs::exists(db_)) << args << " created the database";
+  }
 }
 
 }  // namespace

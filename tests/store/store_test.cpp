@@ -37,18 +37,21 @@ struct Fixture {
 
 bool same_bits(double a, double b) { return std::bit_cast<std::uint64_t>(a) == std::bit_cast<std::uint64_t>(b); }
 
-TEST(Store, CreatesSchemaVersion1) {
+TEST(Store, CreatesTheLatestSchema) {
   TempDir dir;
   const std::string path = dir.file("new.db");
-  EXPECT_EQ(Store::open(path).schema_version(), 1);
+  EXPECT_EQ(latest_schema_version(), 2);
+  EXPECT_EQ(Store::open(path).schema_version(), 2);
   Database db = Database::open(path, {.mode = OpenMode::ReadOnly});
-  EXPECT_EQ(db.query_int64("PRAGMA user_version"), 1);
+  EXPECT_EQ(db.query_int64("PRAGMA user_version"), 2);
   EXPECT_EQ(db.query_int64("PRAGMA application_id"), kApplicationId);
   EXPECT_EQ(db.query_text("PRAGMA journal_mode"), "wal");
-  EXPECT_EQ(db.query_int64("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND sql LIKE '%STRICT'"), 3);
+  // devices, runs, measurements (version 1); archs, layer_times (version 2).
+  EXPECT_EQ(db.query_int64(
+                "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND sql LIKE '%STRICT'"),
+            5);
   // Opening again changes nothing.
-  EXPECT_EQ(Store::open(path).schema_version(), 1);
-  EXPECT_EQ(latest_schema_version(), 1);
+  EXPECT_EQ(Store::open(path).schema_version(), 2);
 }
 
 TEST(Store, MeasurementRoundTripsEveryColumn) {
@@ -56,6 +59,8 @@ TEST(Store, MeasurementRoundTripsEveryColumn) {
   std::mt19937_64 rng(fresh_seed("store round trip"));
   MeasurementRow row = random_measurement(f.run, "linear:m=3136,k=96,n=384,bias=1,act=none", rng);
   row.kind = MeasurementKind::Arch;
+  row.arch_hash = f.store.upsert_arch(
+      {.hash = "0123456789abcdef", .canonical_json = R"({"stages":[]})", .name = "tiny"});
   row.created_at = "2024-05-01T12:34:56.789Z";
   // Raw samples keep every bit, including the ones a text format would lose.
   row.samples_ms = {1.0 / 3.0, 0.0, -0.0, std::numeric_limits<double>::denorm_min(),
@@ -186,15 +191,21 @@ TEST(Store, BadMeasurementsAreRefusedNamingTheField) {
   Fixture f;
   std::mt19937_64 rng(fresh_seed("store bad rows"));
   const BadRow cases[] = {
-      {[](MeasurementRow& r) { r.median_ms = kNaN; }, "median_ms=nan must be finite and >= 0 [linear:m=1]"},
+      {[](MeasurementRow& r) { r.median_ms = kNaN; },
+       "median_ms=nan must be finite and >= 0 [linear:m=1]"},
       {[](MeasurementRow& r) { r.flops = -1; }, "flops=-1 must be finite and >= 0"},
       {[](MeasurementRow& r) { r.cv = std::numeric_limits<double>::infinity(); },
        "cv=inf must be finite, or NaN where undefined"},
       {[](MeasurementRow& r) { r.threads = 0; }, "threads=0 must be >= 1"},
       {[](MeasurementRow& r) { r.inner_repeats = -2; }, "inner_repeats=-2 must be >= 1"},
       {[](MeasurementRow& r) { r.n = 3; }, "n=3 must equal the number of samples (7)"},
-      {[](MeasurementRow& r) { r.samples_ms[4] = -0.5; }, "samples_ms[4]=-0.5 must be finite and >= 0"},
+      {[](MeasurementRow& r) { r.samples_ms[4] = -0.5; },
+       "samples_ms[4]=-0.5 must be finite and >= 0"},
       {[](MeasurementRow& r) { r.key.clear(); }, "key='' must not be empty"},
+      {[](MeasurementRow& r) { r.kind = MeasurementKind::Arch; },
+       "arch_hash='' must name the measured arch when kind=arch"},
+      {[](MeasurementRow& r) { r.arch_hash = "00ff"; },
+       "arch_hash=00ff must be empty when kind=op"},
   };
   for (const BadRow& c : cases) {
     MeasurementRow row = random_measurement(f.run, "linear:m=1", rng);
@@ -244,10 +255,11 @@ TEST(Store, RefusesANewerSchema) {
   const std::string path = dir.file("newer.db");
   Store::open(path);
   Database::open(path).exec(fmt::format("PRAGMA user_version = {}", latest_schema_version() + 2));
-  EXPECT_TRUE(throws_with<IoError>([&] { Store::open(path); },
-                                   fmt::format("database schema version 3 is newer than this hwnas (1); "
-                                               "upgrade hwnas [{}]",
-                                               path)));
+  EXPECT_TRUE(
+      throws_with<IoError>([&] { Store::open(path); },
+                           fmt::format("database schema version 4 is newer than this hwnas (2); "
+                                       "upgrade hwnas [{}]",
+                                       path)));
   EXPECT_TRUE(throws_with<IoError>([&] { Store::open(path, {.mode = OpenMode::ReadOnly}); }, "is newer"));
 }
 
@@ -271,7 +283,7 @@ TEST(Store, RefusesAFileThatIsNotAnHwnasDatabase) {
   std::ofstream{empty};
   EXPECT_TRUE(throws_with<IoError>([&] { Store::open(empty, {.mode = OpenMode::ReadOnly}); },
                                    "not an hwnas database: " + empty + " (empty)"));
-  EXPECT_EQ(Store::open(empty).schema_version(), 1);
+  EXPECT_EQ(Store::open(empty).schema_version(), latest_schema_version());
 }
 
 TEST(Store, ReadOnlyReadsAndRefusesWrites) {
@@ -283,12 +295,12 @@ TEST(Store, ReadOnlyReadsAndRefusesWrites) {
   EXPECT_TRUE(throws_with<IoError>([&] { reader.upsert_device("cpu:y", "{}"); }, "readonly"));
 }
 
-// A fake version 2, to exercise the migration path the way a real schema change will use it.
-constexpr std::string_view kFakeVersion2[] = {
+// A fake next version (3), to exercise the migration path the way a real schema change will use it.
+constexpr std::string_view kFakeVersion3[] = {
     "CREATE TABLE fake_extra (id INTEGER PRIMARY KEY, note TEXT NOT NULL) STRICT",
     "ALTER TABLE runs ADD COLUMN note TEXT",
 };
-constexpr std::string_view kBrokenVersion2[] = {
+constexpr std::string_view kBrokenVersion3[] = {
     "CREATE TABLE half_done (x INTEGER) STRICT",
     "THIS IS NOT SQL",
 };
@@ -296,25 +308,56 @@ constexpr std::string_view kBrokenVersion2[] = {
 TEST(Store, MigratesForwardOneTransactionPerVersion) {
   TempDir dir;
   const std::string path = dir.file("migrate.db");
-  std::int64_t run = 0;
+  std::int64_t run = 0, measurement = 0;
+  std::mt19937_64 rng(fresh_seed("store migrate"));
   {
-    Store v1 = Store::open(path);
-    run = v1.begin_run({.kind = "sweep", .device_id = v1.upsert_device("cpu:a", "{}")});
+    // A file of version 1 holding a run and an op measurement, as an hwnas of schema 1 left it
+    // (built with SQL: a Store always prepares the statements of the latest schema).
+    Database db = Database::open(path);
+    for (std::string_view step : schema_migrations()[0].steps) db.exec(step);
+    db.exec("PRAGMA user_version = 1");
+    db.exec(
+        "INSERT INTO devices (device_key, fingerprint_json, first_seen) VALUES ('cpu:a', '{}', "
+        "'x')");
+    db.exec(
+        "INSERT INTO runs (kind, device_id, config_json, status, started_at, code_version, "
+        "software_json, "
+        "pid, host, process_start) VALUES ('sweep', 1, '{}', 'running', 'x', '', '{}', 1, "
+        "'other.invalid', "
+        "'x')");
+    run = db.query_int64("SELECT max(id) FROM runs");
+    db.exec(fmt::format(
+        "INSERT INTO measurements (run_id, device_id, kind, key, params_json, shapes, threads, "
+        "dtype, batch, impl, flops, bytes, min_ms, p10_ms, median_ms, p90_ms, p99_ms, mean_ms, n, "
+        "inner_repeats, samples, repro, created_at, flags) VALUES ({}, 1, 'op', 'linear:m=1', "
+        "'{{}}', '', 1, 'f32', 1, 'x', 2, 3, 1, 1, 1, 1, 1, 1, 1, 1, x'000000000000F03F', '', "
+        "'2024-01-01T00:00:00.000Z', '')",
+        run));
+    measurement = db.query_int64("SELECT max(id) FROM measurements");
   }
-  const Migration with_v2[] = {schema_migrations()[0], Migration{kFakeVersion2}};
-  Store v2 = Store::open(path, {.migrations = with_v2});
-  EXPECT_EQ(v2.schema_version(), 2);
-  EXPECT_EQ(v2.run(run).value().kind, "sweep");  // data kept
+  std::vector<Migration> with_v3(schema_migrations().begin(), schema_migrations().end());
+  with_v3.push_back(Migration{kFakeVersion3});
+  Store v3 = Store::open(path, {.migrations = with_v3});
+  EXPECT_EQ(v3.schema_version(), 3);
+  EXPECT_EQ(v3.run(run).value().kind, "sweep");  // data kept
+  const std::vector<MeasurementRow> kept = v3.measurements_for_run(run);
+  ASSERT_EQ(kept.size(), 1u);
+  EXPECT_EQ(kept[0].id, measurement);
+  EXPECT_EQ(kept[0].arch_hash, "");  // version 2's new column is NULL for an old row
+  EXPECT_EQ(kept[0].samples_ms, std::vector<double>{1.0});
+  v3.add_measurement(random_measurement(run, "linear:m=2", rng));  // and the file takes new rows
+  EXPECT_EQ(v3.measurements_for_run(run).size(), 2u);
   {
     Database db = Database::open(path, {.mode = OpenMode::ReadOnly});
-    EXPECT_EQ(db.query_int64("PRAGMA user_version"), 2);
+    EXPECT_EQ(db.query_int64("PRAGMA user_version"), 3);
     EXPECT_EQ(db.query_int64("SELECT count(*) FROM pragma_table_info('runs') WHERE name = 'note'"), 1);
+    EXPECT_EQ(db.query_int64("SELECT count(*) FROM archs"), 0);
   }
   EXPECT_TRUE(throws_with<IoError>([&] { Store::open(path); },
-                                   "database schema version 2 is newer than this hwnas (1)"));
+                                   "database schema version 3 is newer than this hwnas (2)"));
   // A fresh file goes through every version.
   const std::string fresh = dir.file("fresh.db");
-  EXPECT_EQ(Store::open(fresh, {.migrations = with_v2}).schema_version(), 2);
+  EXPECT_EQ(Store::open(fresh, {.migrations = with_v3}).schema_version(), 3);
   EXPECT_EQ(Database::open(fresh).query_int64("SELECT count(*) FROM fake_extra"), 0);
 }
 
@@ -322,13 +365,14 @@ TEST(Store, FailedMigrationLeavesThePreviousVersion) {
   TempDir dir;
   const std::string path = dir.file("broken.db");
   Store::open(path);
-  const Migration broken[] = {schema_migrations()[0], Migration{kBrokenVersion2}};
+  std::vector<Migration> broken(schema_migrations().begin(), schema_migrations().end());
+  broken.push_back(Migration{kBrokenVersion3});
   EXPECT_TRUE(throws_with<IoError>([&] { Store::open(path, {.migrations = broken}); },
                                    "in \"THIS IS NOT SQL\""));
   Database db = Database::open(path);
-  EXPECT_EQ(db.query_int64("PRAGMA user_version"), 1);
+  EXPECT_EQ(db.query_int64("PRAGMA user_version"), 2);
   EXPECT_EQ(db.query_int64("SELECT count(*) FROM sqlite_schema WHERE name = 'half_done'"), 0);
-  EXPECT_EQ(Store::open(path).schema_version(), 1);
+  EXPECT_EQ(Store::open(path).schema_version(), 2);
 }
 
 TEST(Store, RunsOfDeadProcessesBecomeUnfinished) {
