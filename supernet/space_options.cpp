@@ -152,8 +152,9 @@ void check_space_options(const SearchSpace& space, const Where& root) {
       }
       for (const Candidate& candidate : all) {
         std::vector<std::tuple<std::size_t, std::string, std::string>> keys;
-        for (const auto& [name, values] : stage.mixers[candidate.choice].params) {
-          if (!candidate.spec.params.empty()) {
+        // A candidate refused before its Params were read has no values to credit.
+        if (!candidate.spec.params.empty()) {
+          for (const auto& [name, values] : stage.mixers[candidate.choice].params) {
             keys.emplace_back(candidate.choice, name, candidate.spec.param(name));
           }
         }

@@ -48,7 +48,7 @@ std::string describe(const DimSlicing& s, std::int64_t extent) {
 // slice of the stored spec.
 std::vector<std::vector<std::int64_t>> index_maps(std::string_view name, const WeightSpec& stored,
                                                   const WeightSpec& wanted_spec) {
-  check_slicing(wanted_spec, kWhere);
+  check_slicing(wanted_spec, fmt::format("{}: '{}'", kWhere, name));
   const WeightSpec wanted = normalized(wanted_spec);
   const auto fail = [&](const std::string& why) {
     throw InvalidArgument(fmt::format("{}: '{}' stored at {} has no slice {}: {}", kWhere, name,
