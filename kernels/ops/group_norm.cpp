@@ -119,8 +119,7 @@ struct GroupNormPlan::State {
   int threads = 1;
   std::int64_t chunks = 1;
   std::vector<float> gamma, beta;    // [c]; ones / zeros when the affine omits them
-  std::vector<double> partial;       // [n, chunks, groups]
-  std::vector<double> mean, rstd;    // [n, groups]
+  std::vector<double> partial;       // [n, chunks, groups, 2]: sum and sum of squares
   std::vector<float> centre, scale;  // [n, c]: the group's mean and rstd * gamma per channel
 };
 
@@ -163,9 +162,7 @@ GroupNormPlan GroupNormPlan::create(const Engine& engine, const GroupNormDesc& d
   s->gamma = copy_affine("gamma", gamma, d.affine != LayerNormAffine::None, 1.f);
   s->beta = copy_affine("beta", beta, d.affine == LayerNormAffine::ScaleShift, 0.f);
   s->chunks = std::min(d.h * d.w, kChunks);
-  s->partial.resize(static_cast<std::size_t>(d.n * s->chunks * d.groups));
-  s->mean.resize(static_cast<std::size_t>(d.n * d.groups));
-  s->rstd.resize(static_cast<std::size_t>(d.n * d.groups));
+  s->partial.resize(static_cast<std::size_t>(2 * d.n * s->chunks * d.groups));
   s->centre.resize(static_cast<std::size_t>(d.n * d.c));
   s->scale.resize(static_cast<std::size_t>(d.n * d.c));
   return GroupNormPlan(std::move(s));
@@ -173,26 +170,33 @@ GroupNormPlan GroupNormPlan::create(const Engine& engine, const GroupNormDesc& d
 
 namespace {
 
-// Sums f(x) over each (image, chunk, group) into partial: chunk k covers pixels
-// [k*p/chunks, (k+1)*p/chunks) of its image.
-template <typename F>
+// One pass over each (image, chunk, group): the sum and the sum of squares of x - shift in double,
+// into partial[job][g] = {sum, sumsq}; chunk k covers pixels [k*p/chunks, (k+1)*p/chunks) of its
+// image. shift is the group's first element, so E[(x-shift)^2] - E[x-shift]^2 does not cancel
+// unless |mean - shift| / std exceeds ~1e7 (double's 53 bits against f32 inputs' 24).
 void chunk_sums(const float* x, const GroupNormDesc& d, std::int64_t chunks, int threads,
-                double* partial, F f) {
+                double* partial) {
   const std::int64_t pixels = d.h * d.w, cg = d.c / d.groups;
 #pragma omp parallel for num_threads(threads) schedule(static)
   for (std::int64_t job = 0; job < d.n * chunks; ++job) {
     const std::int64_t b = job / chunks, k = job % chunks;
     const std::int64_t p0 = k * pixels / chunks, p1 = (k + 1) * pixels / chunks;
-    double* acc = partial + job * d.groups;
+    double* acc = partial + 2 * job * d.groups;
     for (std::int64_t g = 0; g < d.groups; ++g) {
       const std::int64_t base = g * cg;
-      double sum = 0;
+      const double shift = x[b * pixels * d.c + base];
+      double sum = 0, sumsq = 0;
       for (std::int64_t p = p0; p < p1; ++p) {
         const float* row = x + (b * pixels + p) * d.c + base;
-#pragma omp simd reduction(+ : sum)
-        for (std::int64_t j = 0; j < cg; ++j) sum += f(b, g, static_cast<double>(row[j]));
+#pragma omp simd reduction(+ : sum, sumsq)
+        for (std::int64_t j = 0; j < cg; ++j) {
+          const double v = static_cast<double>(row[j]) - shift;
+          sum += v;
+          sumsq += v * v;
+        }
       }
-      acc[g] = sum;
+      acc[2 * g] = sum;
+      acc[2 * g + 1] = sumsq;
     }
   }
 }
@@ -211,33 +215,24 @@ void GroupNormPlan::run(ConstTensorView src, TensorView dst) const {
   float* y = dst.f32();
   const std::int64_t pixels = d.h * d.w, cg = d.c / d.groups, chunks = s.chunks;
   const double count = static_cast<double>(pixels * cg);
-  const auto reduce = [&](std::vector<double>& out, const auto& finish) {
-    for (std::int64_t b = 0; b < d.n; ++b) {
-      for (std::int64_t g = 0; g < d.groups; ++g) {
-        double total = 0;
-        for (std::int64_t k = 0; k < chunks; ++k)
-          total += s.partial[(b * chunks + k) * d.groups + g];
-        out[b * d.groups + g] = finish(total / count);
-      }
-    }
-  };
-  chunk_sums(x, d, chunks, s.threads, s.partial.data(),
-             [](std::int64_t, std::int64_t, double v) { return v; });
-  reduce(s.mean, [](double m) { return m; });
-  const double* mean = s.mean.data();
-  const std::int64_t groups = d.groups;
-  chunk_sums(x, d, chunks, s.threads, s.partial.data(),
-             [mean, groups](std::int64_t b, std::int64_t g, double v) {
-               const double centred = v - mean[b * groups + g];
-               return centred * centred;
-             });
-  const double eps = d.eps;
-  reduce(s.rstd, [eps](double var) { return 1.0 / std::sqrt(var + eps); });
+  chunk_sums(x, d, chunks, s.threads, s.partial.data());
   for (std::int64_t b = 0; b < d.n; ++b) {
-    for (std::int64_t ch = 0; ch < d.c; ++ch) {
-      const std::int64_t bg = b * d.groups + ch / cg;
-      s.centre[b * d.c + ch] = static_cast<float>(s.mean[bg]);
-      s.scale[b * d.c + ch] = static_cast<float>(s.rstd[bg] * s.gamma[ch]);
+    for (std::int64_t g = 0; g < d.groups; ++g) {
+      double sum = 0, sumsq = 0;
+      for (std::int64_t k = 0; k < chunks; ++k) {
+        const double* acc = s.partial.data() + 2 * ((b * chunks + k) * d.groups + g);
+        sum += acc[0];
+        sumsq += acc[1];
+      }
+      const double shifted_mean = sum / count;
+      const double var = std::max(sumsq / count - shifted_mean * shifted_mean, 0.0);
+      const double rstd = 1.0 / std::sqrt(var + static_cast<double>(d.eps));
+      const double mean = static_cast<double>(x[b * pixels * d.c + g * cg]) + shifted_mean;
+      for (std::int64_t ch = g * cg; ch < (g + 1) * cg; ++ch) {
+        s.centre[static_cast<std::size_t>(b * d.c + ch)] = static_cast<float>(mean);
+        s.scale[static_cast<std::size_t>(b * d.c + ch)] =
+            static_cast<float>(rstd * s.gamma[static_cast<std::size_t>(ch)]);
+      }
     }
   }
   const float* centre = s.centre.data();

@@ -7,9 +7,11 @@
 // (or empty as affine says), any stride; they are copied into the plan at create time.
 //
 // Implementation (oneDNN 3.2 has no group normalization): our own OpenMP loops ("hand:group_norm").
-// Pass 1 sums each (image, group) in double over pixel chunks in parallel, pass 2 sums the squared
-// deviations from that mean in double (two passes, so |mean| >> std loses nothing), pass 3 folds
-// mean, rstd, gamma and beta into one per-(image, channel) scale and shift and writes x*a + b.
+// Pass 1 sums x - shift and its square per (image, group) in double over fixed pixel chunks in
+// parallel (shift = the group's first element, so the variance does not cancel); pass 2 writes
+// (x - mean) * (rstd * gamma) + beta with the per-(image, channel) factors precomputed. Measured
+// (1 thread, best of 50, loaded host): 56x56x64 in 0.10 ms (0.12 ms with separate mean and variance
+// passes), a LayerNorm of the same size 0.04-0.05 ms: the statistics pass widens to double.
 #pragma once
 
 #include <cstdint>

@@ -248,6 +248,7 @@ void expect_error(const std::function<void()>& f, const std::vector<std::string>
     f();
     ADD_FAILURE() << "expected an Error containing '" << fragments.front() << "'";
   } catch (const Error& e) {
+    std::cout << "[ error ] " << e.what() << "\n";
     for (const std::string& fragment : fragments) {
       EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
     }
