@@ -192,16 +192,17 @@ std::string onednn_why_not(const Conv2dDesc& d) {
 //                56x56x48: 0.99); c >= 96: 0.77 .. 1.09 (one exception, 7x7x96 1x11: 1.41). With one
 //                tap row there is nothing to reuse across rows, and oneDNN is strong at wide c.
 //   kx1 (kw=1):  c >= 24: 1.02 .. 2.12; c = 12: 0.90 (4 of 16 lanes idle, no reuse along x).
-// Dilation (generic path): 0.59 .. 0.99 at 3x3 d3, 5x5 d2, 7x7 d2 on 56x56x96 and 14x14x384, so
-// oneDNN, though at 7x7 d3 (pad 9) on 56x56x96 oneDNN falls back to jit:avx512_core and the hand
-// kernel is 9.4x faster. kw 15 / 31 at 14x14x384: 1.08 / 0.93; stride 4, 5x5: 0.62.
+// Dilation: a stride-1 dilated row runs as D undilated phases on the fast path (2026-11-22,
+// bench/conv_mixer_results.py and bench/compare.py, 3 interleaved rounds, hand/onednn time):
+// 56x56x96: 7x7 d2 0.89, 7x7 d3 0.09 (oneDNN falls back to jit:avx512_core), 5x5 d2 1.23,
+// 3x3 d3 1.72; 14x14x384: 7x7 d2 0.82, 5x5 d2 0.78. The short phases (56/D columns) cost the small
+// kernels their tile efficiency, so hand for kw >= 7 only; dilated and strided stays on oneDNN.
 // Shapes outside these families (mixed strides, kernels 2 wide, stride > 2) were not measured and
 // stay on oneDNN.
 bool hand_is_faster(const Conv2dDesc& d) {
-  // Dilated stride-1 rows run the dense fast path per phase (dwconv_nhwc_avx512.cpp), so they
-  // follow the dense rules below; dilated strided ones would take the generic path: not measured,
-  // oneDNN.
-  if ((d.dilation_h != 1 || d.dilation_w != 1) && d.stride_w != 1) return false;
+  if (d.dilation_h != 1 || d.dilation_w != 1) {
+    return d.stride_h == 1 && d.stride_w == 1 && d.kw >= 7 && d.kw <= 13 && d.kh <= 13;
+  }
   if (d.kw > 13 || d.kh > 13) return false;
   if (d.stride_h != d.stride_w || d.stride_h > 2) return false;
   if (d.stride_h == 2) return d.kh >= 5 && d.kw >= 5 && conv2d_out_w(d) >= 7;

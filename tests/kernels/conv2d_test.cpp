@@ -260,9 +260,12 @@ TEST(Conv2dBackend, AutoFollowsTheRuleAndNamesTheImpl) {
     EXPECT_EQ(conv2d_auto_backend(dw(28, 24, 11, 1, 1)), ConvBackend::Hand);    // 1.08x
     Conv2dDesc dilated = dw(56, 96, 3, 3, 1);
     dilated.dilation_h = dilated.dilation_w = 2, dilated.pad_h = dilated.pad_w = 2;
-    EXPECT_EQ(conv2d_auto_backend(dilated), ConvBackend::Hand);  // per phase, the dense fast path
-    dilated.stride_h = dilated.stride_w = 2;
-    EXPECT_EQ(conv2d_auto_backend(dilated), ConvBackend::OneDnn);  // strided and dilated: generic
+    EXPECT_EQ(conv2d_auto_backend(dilated), ConvBackend::OneDnn);  // 3x3 d3: 1.72x, 5x5 d2: 1.23x
+    Conv2dDesc dilated7 = dw(56, 96, 7, 7, 1);
+    dilated7.dilation_h = dilated7.dilation_w = 3, dilated7.pad_h = dilated7.pad_w = 9;
+    EXPECT_EQ(conv2d_auto_backend(dilated7), ConvBackend::Hand);  // per phase: 0.09x
+    dilated7.stride_h = dilated7.stride_w = 2;
+    EXPECT_EQ(conv2d_auto_backend(dilated7), ConvBackend::OneDnn);  // strided and dilated
     Conv2dDesc gelu = dw(56, 96, 7, 7, 1);
     gelu.act = Activation::GeluErf;  // the hand kernel fuses none/relu only
     EXPECT_EQ(conv2d_auto_backend(gelu), ConvBackend::OneDnn);
