@@ -166,7 +166,7 @@ def main():
     if sys.argv[1:2] == ["--rss-launch"]:  # before anything else: the launcher must stay small
         return rss_launch(sys.argv[2:])
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--hwnas", default=str(REPO / "build" / "apps" / "hwnas"), help="the hwnas binary")
+    p.add_argument("--hwnas", default=str(REPO / "build" / "release" / "apps" / "hwnas"), help="the hwnas binary")
     p.add_argument("--threads", type=int, default=2, help="threads of both sides (torch.set_num_threads)")
     p.add_argument("--rounds", type=int, default=5, help="interleaved rounds per model and batch")
     p.add_argument("--batch", type=int, action="append", help="batch sizes (repeatable; default 1 and 8)")
