@@ -268,11 +268,22 @@ BlockSpec parse_block(const Json& json, const Where& where) {
 
 DownsampleSpec parse_downsample(const Json& json, const Where& where) {
   require_object(json, where);
-  constexpr std::string_view kKinds[] = {"patch_merging", "conv"};
+  constexpr std::string_view kKinds[] = {"patch_merging", "conv", "se_patch_merging"};
   DownsampleSpec downsample;
-  if (read_word(required(json, "downsample", where), where.at("downsample"), kKinds) == 0) {
+  const std::size_t kind =
+      read_word(required(json, "downsample", where), where.at("downsample"), kKinds);
+  if (kind == 0) {
     check_keys(json, where, {"downsample"});
     return {.kind = DownsampleKind::PatchMerging};
+  }
+  if (kind == 2) {
+    check_keys(json, where, {"downsample", "expand", "se_ratio"});
+    downsample.kind = DownsampleKind::SePatchMerging;
+    if (const Json* v = member(json, "expand"))
+      downsample.expand = read_integer(*v, where.at("expand"));
+    if (const Json* v = member(json, "se_ratio"))
+      downsample.se_ratio = read_number(*v, where.at("se_ratio"));
+    return downsample;
   }
   check_keys(json, where, {"downsample", "kernel", "stride", "pad", "bias", "norm", "norm_place"});
   downsample.kind = DownsampleKind::Conv;

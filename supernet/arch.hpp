@@ -85,7 +85,10 @@ struct StemSpec {
   friend bool operator==(const StemSpec&, const StemSpec&) = default;
 };
 
-enum class DownsampleKind { PatchMerging, Conv };
+// SePatchMerging: EfficientViT's / SHViT's PatchMerging, conv1x1 c -> hid = expand * c, ReLU,
+// depthwise conv3x3 s2 p1, ReLU, squeeze-excite (hid -> se_channels(hid, se_ratio) -> hid), conv1x1
+// hid -> width; every Conv2d_BN's BatchNorm folded into a conv with bias.
+enum class DownsampleKind { PatchMerging, Conv, SePatchMerging };
 enum class NormPlacement { Pre, Post };
 
 struct DownsampleSpec {
@@ -94,8 +97,15 @@ struct DownsampleSpec {
   bool bias = true;                              // Conv only
   std::optional<NormSpec> norm;                  // Conv only (PatchMerging always has its LN)
   NormPlacement norm_place = NormPlacement::Post;
+  std::int64_t expand = 4;  // SePatchMerging only: hidden width = expand * input width
+  double se_ratio = 0.25;   // SePatchMerging only
   friend bool operator==(const DownsampleSpec&, const DownsampleSpec&) = default;
 };
+
+// The squeeze-excite width of SePatchMerging: timm's SqueezeExcite, make_divisible(se_ratio * hid,
+// 8) = max(8, floor(se_ratio * hid + 4) rounded down to a multiple of 8) (EfficientViT and SHViT
+// both take timm's module).
+std::int64_t se_channels(std::int64_t hid, double se_ratio);
 
 struct StageSpec {
   std::int64_t width = 0;

@@ -193,6 +193,10 @@ std::string stem_json(const StemSpec& stem, StemOut last_out) {
 
 std::string downsample_json(const DownsampleSpec& downsample) {
   if (downsample.kind == DownsampleKind::PatchMerging) return R"({"downsample":"patch_merging"})";
+  if (downsample.kind == DownsampleKind::SePatchMerging) {
+    return fmt::format(R"({{"downsample":"se_patch_merging","expand":{},"se_ratio":{}}})",
+                       downsample.expand, format_real(downsample.se_ratio));
+  }
   std::string text =
       fmt::format(R"({{"downsample":"conv","kernel":{},"stride":{},"pad":{},"bias":{})",
                   downsample.kernel, downsample.stride, downsample.pad, bool_text(downsample.bias));
@@ -234,6 +238,16 @@ void check_stem(const StemSpec& stem, const Where& where, StemOut last_out) {
 
 void check_downsample(const DownsampleSpec& downsample, const Where& where) {
   if (downsample.kind == DownsampleKind::PatchMerging) return;
+  if (downsample.kind == DownsampleKind::SePatchMerging) {
+    if (downsample.expand < 1) {
+      where.at("expand").fail(fmt::format("expand={} must be >= 1", downsample.expand));
+    }
+    if (!(downsample.se_ratio > 0 && downsample.se_ratio <= 1)) {
+      where.at("se_ratio")
+          .fail(fmt::format("se_ratio={} must be in (0, 1]", format_real(downsample.se_ratio)));
+    }
+    return;
+  }
   check_conv_geometry(downsample.kernel, downsample.stride, downsample.pad, where);
   if (downsample.norm) check_norm(*downsample.norm, where.at("norm"));
 }
@@ -269,9 +283,25 @@ std::int64_t stem_output_size(const StemSpec& stem, std::int64_t resolution, con
 std::int64_t downsample_output_size(const DownsampleSpec& downsample, std::int64_t size,
                                     std::int64_t resolution, const Where& where) {
   if (downsample.kind == DownsampleKind::PatchMerging) return (size + 1) / 2;
+  if (downsample.kind == DownsampleKind::SePatchMerging) {
+    // The depthwise conv 3x3 s2 p1; the 1x1 convs keep the size.
+    return conv_output(size, 3, 2, 1, where, fmt::format(" at input resolution {}", resolution));
+  }
   check_conv_geometry(downsample.kernel, downsample.stride, downsample.pad, where);
   return conv_output(size, downsample.kernel, downsample.stride, downsample.pad, where,
                      fmt::format(" at input resolution {}", resolution));
 }
 
 }  // namespace hwnas::detail
+
+namespace hwnas {
+
+std::int64_t se_channels(std::int64_t hid, double se_ratio) {
+  constexpr std::int64_t kDivisor = 8;
+  const auto rounded =
+      static_cast<std::int64_t>(se_ratio * static_cast<double>(hid) + kDivisor / 2.0) / kDivisor *
+      kDivisor;
+  return std::max(kDivisor, rounded);
+}
+
+}  // namespace hwnas

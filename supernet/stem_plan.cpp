@@ -5,7 +5,8 @@
 // conv_downsample, patch_merging), that layer runs it, so its key joins the layer sweeps. Any
 // other form is composed of Conv2dPlans and norm ops: each conv's BatchNorm folded into it at build
 // (fold_batch_norm, eps 1e-5 = PyTorch's default: StemConv carries none), the activation between
-// stem convs fused into the conv.
+// stem convs fused into the conv. The SE patch merging is composed of Conv2dPlans (its BatchNorms
+// already folded: the store holds the conv biases) and one squeeze-excite op.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -17,6 +18,7 @@
 #include "kernels/layers/stem.hpp"
 #include "kernels/ops/batch_norm.hpp"
 #include "kernels/ops/conv2d.hpp"
+#include "kernels/ops/global_avg_pool.hpp"
 #include "kernels/ops/layer_norm.hpp"
 #include "kernels/ops/linear.hpp"
 #include "supernet/net_graph.hpp"
@@ -65,8 +67,8 @@ void add_conv(GraphBuilder& builder, const std::string& name, const std::string&
            .key = to_string(desc),
            .cost = cost(desc),
            .in = builder.current()};
-  op.cost.params =
-      desc.oc * desc.ic * desc.kh * desc.kw + (bias ? desc.oc : 0) + (bn ? 2 * desc.oc : 0);
+  op.cost.params = desc.oc * (desc.ic / desc.groups) * desc.kh * desc.kw + (bias ? desc.oc : 0) +
+                   (bn ? 2 * desc.oc : 0);
   const auto add = [&](std::string local, Shape shape, WeightKind kind_of, bool buffer = false) {
     op.weights.push_back({.store_name = prefix + local,
                           .spec = {.name = std::move(local), .shape = shape, .kind = kind_of},
@@ -161,6 +163,121 @@ class PatchMergingStep final : public Step {
   mutable Tensor gathered_;
 };
 
+// timm's SqueezeExcite on NHWC [n, h, w, c]: s = sigmoid(fc2(relu(fc1(mean_hw(x))))), y = x * s
+// per image and channel. fc1/fc2 are 1x1 convs written in Linear layout [out, in]; the sigmoid is
+// fused into fc2. dst may be src: the gate is computed before the scale pass writes.
+class SqueezeExciteStep final : public Step {
+ public:
+  static constexpr std::string_view kName = "squeeze_excite";
+
+  SqueezeExciteStep(const Engine& engine, const Nhwc& s, std::int64_t rd, const MixerWeights& w)
+      : s_(s), threads_(engine.threads()) {
+    const std::string key = se_key(s, rd);
+    pool_.emplace(GlobalAvgPoolPlan::create(engine, pool_desc(s)));
+    fc1_.emplace(LinearPlan::create(engine, fc1_desc(s, rd), w.get("fc1.weight", key),
+                                    w.get("fc1.bias", key)));
+    fc2_.emplace(LinearPlan::create(engine, fc2_desc(s, rd), w.get("fc2.weight", key),
+                                    w.get("fc2.bias", key)));
+    pooled_ = Tensor::empty({s.n, s.c});
+    squeezed_ = Tensor::empty({s.n, rd});
+    gate_ = Tensor::empty({s.n, s.c});
+  }
+
+  static GlobalAvgPoolDesc pool_desc(const Nhwc& s) {
+    return {.n = s.n, .h = s.h, .w = s.w, .c = s.c};
+  }
+  static LinearDesc fc1_desc(const Nhwc& s, std::int64_t rd) {
+    return {.m = s.n, .k = s.c, .n = rd, .act = Activation::Relu};
+  }
+  static LinearDesc fc2_desc(const Nhwc& s, std::int64_t rd) {
+    return {.m = s.n, .k = rd, .n = s.c, .act = Activation::Sigmoid};
+  }
+  static std::string se_key(const Nhwc& s, std::int64_t rd) {
+    return fmt::format("{}:n={},h={},w={},c={},rd={}", kName, s.n, s.h, s.w, s.c, rd);
+  }
+  static OpCost se_cost(const Nhwc& s, std::int64_t rd) {
+    const OpCost pool = cost(pool_desc(s)), fc1 = cost(fc1_desc(s, rd)),
+                 fc2 = cost(fc2_desc(s, rd));
+    const double map = static_cast<double>(s.n * s.h * s.w * s.c);
+    return {.flops = pool.flops + fc1.flops + fc2.flops + map,  // + one multiply per element
+            .bytes = pool.bytes + fc1.bytes + fc2.bytes + 4.0 * 2.0 * map,
+            .params = fc1.params + fc2.params};
+  }
+
+  void run(ConstTensorView src, ConstTensorView, TensorView dst) const override {
+    pool_->run(src, pooled_.view());
+    fc1_->run(pooled_.cview(), squeezed_.view());
+    fc2_->run(squeezed_.cview(), gate_.view());
+    const std::int64_t c = s_.c, pixels = s_.h * s_.w;
+    const float* x = src.f32();
+    const float* g = gate_.f32();
+    float* y = dst.f32();
+#pragma omp parallel for num_threads(threads_) schedule(static)
+    for (std::int64_t row = 0; row < s_.n * pixels; ++row) {
+      const float* gate = g + (row / pixels) * c;
+      const float* in = x + row * c;
+      float* out = y + row * c;
+      for (std::int64_t ch = 0; ch < c; ++ch) out[ch] = in[ch] * gate[ch];
+    }
+  }
+
+ private:
+  Nhwc s_;
+  int threads_ = 1;
+  std::optional<GlobalAvgPoolPlan> pool_;
+  std::optional<LinearPlan> fc1_, fc2_;
+  mutable Tensor pooled_, squeezed_, gate_;
+};
+
+// EfficientViT's / SHViT's PatchMerging (DownsampleKind::SePatchMerging): four ops so the
+// per-layer breakdown shows where its time goes.
+void add_se_patch_merging(GraphBuilder& builder, const std::string& name,
+                          const DownsampleSpec& spec, std::int64_t width) {
+  const Nhwc s = nhwc_of(builder.shape(builder.current()));
+  const std::string prefix = name + ".";
+  const std::int64_t hid = spec.expand * s.c;
+  const Conv2dDesc pw{.n = s.n, .h = s.h, .w = s.w, .ic = s.c, .oc = hid, .act = Activation::Relu};
+  add_conv(builder, name + ".conv1", "downsample", prefix + "conv1.", pw, true, false);
+  add_conv(builder, name + ".conv2", "downsample", prefix + "conv2.",
+           {.n = s.n,
+            .h = s.h,
+            .w = s.w,
+            .ic = hid,
+            .oc = hid,
+            .kh = 3,
+            .kw = 3,
+            .stride_h = 2,
+            .stride_w = 2,
+            .pad_h = 1,
+            .pad_w = 1,
+            .groups = hid,
+            .act = Activation::Relu},
+           true, false);
+  const Nhwc m = nhwc_of(builder.shape(builder.current()));
+  const std::int64_t rd = se_channels(hid, spec.se_ratio);
+  NetOp se{.name = name + ".se",
+           .kind = "downsample",
+           .key = SqueezeExciteStep::se_key(m, rd),
+           .cost = SqueezeExciteStep::se_cost(m, rd),
+           .in = builder.current(),
+           .in_place = true};
+  const auto add = [&](std::string local, Shape shape, WeightKind kind) {
+    se.weights.push_back({.store_name = prefix + "se." + local,
+                          .spec = {.name = std::move(local), .shape = shape, .kind = kind}});
+  };
+  add("fc1.weight", {rd, hid}, WeightKind::Matrix);
+  add("fc1.bias", {rd}, WeightKind::Bias);
+  add("fc2.weight", {hid, rd}, WeightKind::Matrix);
+  add("fc2.bias", {hid}, WeightKind::Bias);
+  se.create = [m, rd](const Engine& engine, const MixerWeights& w) -> std::unique_ptr<Step> {
+    return std::make_unique<SqueezeExciteStep>(engine, m, rd, w);
+  };
+  const Shape map = builder.shape(builder.current());
+  builder.add(std::move(se), map);
+  add_conv(builder, name + ".conv3", "downsample", prefix + "conv3.",
+           {.n = m.n, .h = m.h, .w = m.w, .ic = hid, .oc = width}, true, false);
+}
+
 bool is_conv_downsample(const DownsampleSpec& spec, std::optional<NormPlace>* place) {
   const bool k2 = spec.kernel == 2 && spec.stride == 2 && spec.pad == 0;
   const bool k3 = spec.kernel == 3 && spec.stride == 2 && spec.pad == 1;
@@ -236,6 +353,10 @@ void add_downsample(GraphBuilder& builder, std::size_t stage, const DownsampleSp
   const Nhwc s = nhwc_of(builder.shape(builder.current()));
   const std::string name = fmt::format("stages.{}.downsample", stage);
   const std::string prefix = name + ".";
+  if (spec.kind == DownsampleKind::SePatchMerging) {
+    add_se_patch_merging(builder, name, spec, width);
+    return;
+  }
   if (spec.kind == DownsampleKind::PatchMerging) {
     const PatchMergingDesc d{.n = s.n, .h = s.h, .w = s.w, .c = s.c};
     check(d);

@@ -33,6 +33,7 @@ EltwiseAlg eltwise_alg(Activation act) {
     case Activation::Hardswish:
       // 3.x generalised hardswish to x * max(0, min(1, alpha*x + beta)); 2.6 ignores alpha/beta.
       return {algorithm::eltwise_hardswish, 1.f / 6.f, 0.5f};
+    case Activation::Sigmoid: return {algorithm::eltwise_logistic, 0.f, 0.f};
     case Activation::StarRelu: break;
   }
   throw Unsupported(fmt::format("onednn: activation {} has no single oneDNN eltwise", to_string(act)));

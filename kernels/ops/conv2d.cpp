@@ -42,7 +42,7 @@ std::span<const ParamSpec> conv2d_params() {
        .help = "channel groups; must divide ic and oc; ic = depthwise"},
       {.name = "bias", .default_value = "1", .min = 0, .max = 1, .help = "add a bias"},
       {.name = "act", .default_value = "none",
-       .choices = {"none", "relu", "gelu_erf", "gelu_tanh", "silu", "hardswish"},
+       .choices = {"none", "relu", "gelu_erf", "gelu_tanh", "silu", "hardswish", "sigmoid"},
        .help = "fused activation"},
   };
   return kSpecs;

@@ -64,6 +64,8 @@ double flops_per_element(Activation act) {
       return 4;  // max, square, scale, add
     case Activation::Hardswish:
       return 5;  // add, min, max, mul, divide
+    case Activation::Sigmoid:
+      return 3;  // exp, add, divide
   }
   return 0;
 }

@@ -47,7 +47,8 @@ EltwiseDesc eltwise_desc_from(const Params& params);
 EltwiseDesc parse_eltwise_desc(std::string_view key);  // throws InvalidArgument
 void check(const EltwiseDesc& desc);                   // throws InvalidArgument naming the field
 // FLOPs per element counted from the defining formula, a transcendental as 1 (op_cost.hpp): none 0,
-// relu 1, gelu_erf 5, gelu_tanh 9, silu 3, star_relu 4, hardswish 5. bytes = src + dst; params = 2
+// relu 1, gelu_erf 5, gelu_tanh 9, silu 3, star_relu 4, hardswish 5,
+// sigmoid 3. bytes = src + dst; params = 2
 // for star_relu (scale and bias), else 0.
 OpCost cost(const EltwiseDesc& desc);
 

@@ -46,7 +46,7 @@ std::span<const ParamSpec> linear_params() {
       {.name = "n", .default_value = "384", .min = 1, .max = kMaxExtent, .help = "output features"},
       {.name = "bias", .default_value = "1", .min = 0, .max = 1, .help = "add a bias"},
       {.name = "act", .default_value = "none",
-       .choices = {"none", "relu", "gelu_erf", "gelu_tanh", "silu", "hardswish"},
+       .choices = {"none", "relu", "gelu_erf", "gelu_tanh", "silu", "hardswish", "sigmoid"},
        .help = "fused activation"},
   };
   return kSpecs;

@@ -109,7 +109,7 @@ std::span<const ParamSpec> matmul_params() {
        .kind = ParamSpec::Kind::Real},
       {.name = "act",
        .default_value = "none",
-       .choices = {"none", "relu", "gelu_erf", "gelu_tanh", "silu", "hardswish"},
+       .choices = {"none", "relu", "gelu_erf", "gelu_tanh", "silu", "hardswish", "sigmoid"},
        .help = "fused activation"},
   };
   return kSpecs;

@@ -21,6 +21,7 @@ double activation(Activation act, double x, double star_scale, double star_bias)
       return star_scale * r * r + star_bias;
     }
     case Activation::Hardswish: return x * std::clamp(x + 3.0, 0.0, 6.0) / 6.0;
+    case Activation::Sigmoid: return 1.0 / (1.0 + std::exp(-x));
   }
   return x;
 }

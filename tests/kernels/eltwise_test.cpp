@@ -22,7 +22,7 @@ using testing::fresh_seed;
 //   none, relu: bitwise, a copy or a max against 0 rounds nothing;
 //   gelu_erf, hardswish: transcendental, 4e-6 relative (absolute below 1, testing::
 //     transcendental_tolerance);
-//   gelu_tanh, silu: transcendental, 4e-5;
+//   gelu_tanh, silu, sigmoid: transcendental, 4e-5;
 //   star_relu: scale * (r * r) + bias is two products and a sum, so Higham's bound for a length-2
 //     sum, 2 * gamma(3) * (|scale| r^2 + |bias|).
 testing::Tolerance tolerance(Activation act) {
@@ -37,6 +37,7 @@ testing::Tolerance tolerance(Activation act) {
       };
     case Activation::GeluTanh:
     case Activation::Silu:
+    case Activation::Sigmoid:
       return [](double ref, double, std::int64_t) {
         return testing::transcendental_tolerance(ref, 4e-5);
       };

@@ -82,7 +82,8 @@ INSTANTIATE_TEST_SUITE_P(
                       LinearDesc{.m = 49, .k = 96, .n = 384, .act = Activation::GeluErf},
                       LinearDesc{.m = 7, .k = 19, .n = 23, .act = Activation::GeluTanh},
                       LinearDesc{.m = 3, .k = 57, .n = 13, .act = Activation::Silu},
-                      LinearDesc{.m = 5, .k = 13, .n = 96, .act = Activation::Hardswish}),
+                      LinearDesc{.m = 5, .k = 13, .n = 96, .act = Activation::Hardswish},
+                      LinearDesc{.m = 3, .k = 17, .n = 48, .act = Activation::Sigmoid}),
     [](const auto& p) { return testing::key_to_test_name(to_string(p.param)); });
 
 // The residual epilogue: dst = residual + gamma * act(x W^T + b) in the matmul's output pass.

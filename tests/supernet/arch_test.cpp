@@ -440,6 +440,65 @@ TEST(Arch, MeaninglessFieldsTakeTheirDefaults) {
   EXPECT_EQ(parse_arch(json.dump(), "a.json"), parse_arch(plain.dump(), "b.json"));
 }
 
+// EfficientViT's / SHViT's PatchMerging: defaults written out, its own keys only, its checks, and
+// the size of its stride-2 depthwise conv (3x3, pad 1: ceil(h / 2)).
+TEST(Arch, SePatchMerging) {
+  Json json = tiny();
+  json["stages"][1]["downsample"] = {{"downsample", "se_patch_merging"}};
+  const Arch arch = parse_arch(json.dump(), "se.json");
+  ASSERT_TRUE(arch.stages[1].downsample.has_value());
+  EXPECT_EQ(arch.stages[1].downsample->kind, DownsampleKind::SePatchMerging);
+  EXPECT_NE(to_json(arch).find(
+                R"("downsample":{"downsample":"se_patch_merging","expand":4,"se_ratio":0.25})"),
+            std::string::npos)
+      << to_json(arch);
+  const Arch again = parse_arch(to_json(arch), "canonical.json");
+  EXPECT_EQ(again, arch);
+  EXPECT_EQ(arch_hash(again), arch_hash(arch));
+  EXPECT_EQ(parse_arch(to_pretty_json(arch), "pretty.json"), arch);
+  EXPECT_NE(arch_hash(arch), arch_hash(parse_arch(kTiny, "tiny.json")));
+  Json spelled = json;
+  spelled["stages"][1]["downsample"]["expand"] = 4;
+  spelled["stages"][1]["downsample"]["se_ratio"] = 0.25;
+  EXPECT_EQ(arch_hash(parse_arch(spelled.dump(), "spelled.json")), arch_hash(arch));
+  Json other = json;
+  other["stages"][1]["downsample"]["se_ratio"] = 0.5;
+  EXPECT_NE(arch_hash(parse_arch(other.dump(), "other.json")), arch_hash(arch));
+  other["stages"][1]["downsample"]["expand"] = 2;
+  EXPECT_EQ(parse_arch(other.dump(), "other.json").stages[1].downsample->expand, 2);
+
+  EXPECT_EQ(stage_resolutions(arch, 224), (std::vector<std::int64_t>{56, 28}));
+  EXPECT_EQ(stage_resolutions(arch, 230), (std::vector<std::int64_t>{57, 29}));
+
+  Json bad = json;
+  bad["stages"][1]["downsample"]["kernel"] = 3;  // a conv downsample's key
+  expect_parse_error(bad, "f.json: stages[1].downsample: unknown key 'kernel'");
+  bad = json;
+  bad["stages"][1]["downsample"]["expand"] = 0;
+  expect_parse_error(bad, "f.json: stages[1].downsample.expand: expand=0 must be >= 1");
+  bad["stages"][1]["downsample"]["expand"] = 2.5;
+  expect_parse_error(bad, "f.json: stages[1].downsample.expand:");
+  bad = json;
+  bad["stages"][1]["downsample"]["se_ratio"] = 0;
+  expect_parse_error(bad, "f.json: stages[1].downsample.se_ratio: se_ratio=0 must be in (0, 1]");
+  bad["stages"][1]["downsample"]["se_ratio"] = 1.5;
+  expect_parse_error(bad, "se_ratio=1.5 must be in (0, 1]");
+  bad["stages"][1]["downsample"]["se_ratio"] = "0.25";
+  expect_parse_error(bad, "f.json: stages[1].downsample.se_ratio: expected a number");
+  bad = json;
+  bad["stages"][1]["downsample"]["downsample"] = "se_merging";
+  expect_parse_error(bad, "se_patch_merging");
+}
+
+// timm's make_divisible(se_ratio * hid, 8), which EfficientViT's and SHViT's SqueezeExcite use.
+TEST(Arch, SeChannelsRoundLikeTimm) {
+  EXPECT_EQ(se_channels(768, 0.25), 192);   // EfficientViT-M5 stage 1 -> 2: 4 * 192
+  EXPECT_EQ(se_channels(1344, 0.25), 336);  // SHViT-S4 stage 2 -> 3: 4 * 336
+  EXPECT_EQ(se_channels(48, 0.25), 16);     // 12 -> 16: round half up to a multiple of 8
+  EXPECT_EQ(se_channels(44, 0.25), 8);      // 11 -> 8
+  EXPECT_EQ(se_channels(8, 0.25), 8);       // at least the divisor
+}
+
 TEST(Arch, LoadArchFile) {
   const std::filesystem::path dir = std::filesystem::temp_directory_path();
   const std::filesystem::path path =

@@ -131,6 +131,34 @@ TEST(DeclareSpace, LargestAndSampledSubnetsBuildFromIt) {
             << " floats; " << used.size() << " used by the " << subnets.size() << " subnets\n";
 }
 
+// The SE patch merging sliced from the largest choice: conv1 [4*24, 24] holds [4*16, 16], the
+// squeeze-excite's rd follows hid (24 at hid 96, 16 at hid 64: the leading rows and columns).
+TEST(DeclareSpace, SePatchMergingSubnetsBuildFromIt) {
+  std::string text = kSpace;
+  const std::string conv_down =
+      R"({"downsample": "conv", "kernel": 2, "norm": {"norm": "ln"}, "norm_place": "post"})";
+  text.replace(text.find(conv_down), conv_down.size(), R"({"downsample": "se_patch_merging"})");
+  const SearchSpace space = parse_search_space(text, "se.json");
+  WeightStore store;
+  declare_space(store, space);
+  EXPECT_EQ(store.spec("stages.1.downsample.conv1.weight").shape, (Shape{96, 24, 1, 1}));
+  EXPECT_EQ(store.spec("stages.1.downsample.se.fc1.weight").shape, (Shape{24, 96}));
+  EXPECT_EQ(store.spec("stages.1.downsample.conv3.weight").shape, (Shape{40, 96, 1, 1}));
+  const std::uint64_t seed = fresh_seed("declare_space se_patch_merging");
+  store.initialize(seed);
+  std::mt19937_64 rng(seed);
+  std::vector<Arch> subnets = {largest_arch(space)};
+  for (int i = 0; i < 2; ++i) subnets.push_back(sample(space, rng));
+  subnets[1].stages[0].width = 16;  // a smaller hid than the store's
+  subnets[1].stem.convs.back().out = 16;
+  subnets[1].stages[0].blocks = {make_block(space, mixer_options(space, 0, 16)[0], 2)};
+  for (const Arch& arch : subnets) {
+    std::string why;
+    ASSERT_TRUE(is_subnet_of(arch, space, &why)) << why;
+    expect_builds_from(store, arch, 32, seed);
+  }
+}
+
 TEST(DeclareSpace, ErrorsNameTheSpace) {
   SearchSpace space = parse_search_space(kSpace, "tiny.json");
   space.stages[1].mlp_ratios.clear();

@@ -176,6 +176,30 @@ TEST(SearchSpace, RoundTripAndCanonicalOrder) {
       << text;
 }
 
+TEST(SearchSpace, SePatchMergingIsPartOfTheSpace) {
+  Json json = tiny_json();
+  json["stages"][1]["downsample"] = {{"downsample", "se_patch_merging"}, {"se_ratio", 0.5}};
+  const SearchSpace space = parse_search_space(json.dump(), "se.json");
+  const std::string text = to_json(space);
+  EXPECT_NE(
+      text.find(R"("downsample":{"downsample":"se_patch_merging","expand":4,"se_ratio":0.5})"),
+      std::string::npos)
+      << text;
+  EXPECT_EQ(parse_search_space(text, "canonical.json"), space);
+  Arch arch = largest_arch(space);
+  std::string why;
+  EXPECT_TRUE(is_subnet_of(arch, space, &why)) << why;
+  for (const std::int64_t resolution : space.resolutions) validate_arch(arch, resolution);
+  arch.stages[1].downsample->se_ratio = 0.25;
+  EXPECT_FALSE(is_subnet_of(arch, space, &why));
+  EXPECT_NE(why.find("stages[1].downsample: differs from the space's "
+                     R"({"downsample":"se_patch_merging","expand":4,"se_ratio":0.5})"),
+            std::string::npos)
+      << why;
+  json["stages"][1]["downsample"]["expand"] = -1;
+  expect_space_error(json, "s.json: stages[1].downsample.expand: expand=-1 must be >= 1");
+}
+
 TEST(SearchSpace, MakeBlockFollowsTheFrame) {
   SearchSpace space = tiny_space();
   const MixerSpec mixer = mixer_options(space, 0, 8).front();

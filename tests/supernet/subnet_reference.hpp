@@ -144,8 +144,59 @@ class Reference {
     return stem.norm ? norm(*stem.norm, "stem.norm.", x) : std::move(x);
   }
 
+  // conv with bias (a Conv2d_BN with its BN folded) and groups, then act, PyTorch order.
+  Tensor grouped_conv(const Tensor& x, const std::string& prefix, std::int64_t out, std::int64_t k,
+                      std::int64_t stride, std::int64_t pad, std::int64_t groups,
+                      Activation act) const {
+    const Conv2dDesc d{.n = x.shape()[0],
+                       .h = x.shape()[1],
+                       .w = x.shape()[2],
+                       .ic = x.shape()[3],
+                       .oc = out,
+                       .kh = k,
+                       .kw = k,
+                       .stride_h = stride,
+                       .stride_w = stride,
+                       .pad_h = pad,
+                       .pad_w = pad,
+                       .groups = groups};
+    reference::RefOutput y =
+        reference::conv2d(d, x.cview(), w(prefix + "weight"), w(prefix + "bias"));
+    for (double& v : y.value) v = reference::activation(act, v);
+    return to_f32(y, conv2d_dst_shape(d));
+  }
+
+  // EfficientViT's / SHViT's PatchMerging, written from timm's PatchMerging and SqueezeExcite:
+  // conv1 1x1 + ReLU, depthwise conv2 3x3 s2 p1 + ReLU, x * sigmoid(fc2(relu(fc1(mean_hw(x))))),
+  // conv3 1x1.
+  Tensor se_patch_merging(const DownsampleSpec& spec, const std::string& prefix, const Tensor& x,
+                          std::int64_t width) const {
+    const std::int64_t hid = spec.expand * x.shape()[3];
+    Tensor y = grouped_conv(x, prefix + "conv1.", hid, 1, 1, 0, 1, Activation::Relu);
+    y = grouped_conv(y, prefix + "conv2.", hid, 3, 2, 1, hid, Activation::Relu);
+    const std::int64_t n = y.shape()[0], pixels = y.shape()[1] * y.shape()[2];
+    std::vector<double> pooled(static_cast<std::size_t>(n * hid), 0.0);
+    for (std::int64_t i = 0; i < y.numel(); ++i) {
+      pooled[static_cast<std::size_t>((i / (pixels * hid)) * hid + i % hid)] += y.f32()[i];
+    }
+    for (double& v : pooled) v /= static_cast<double>(pixels);
+    const std::int64_t rd = se_channels(hid, spec.se_ratio);
+    const Tensor squeezed =
+        linear(to_f32(pooled, {n, hid}), prefix + "se.fc1.", rd, Activation::Relu);
+    const Tensor logits = linear(squeezed, prefix + "se.fc2.", hid, Activation::None);
+    std::vector<double> scaled(static_cast<std::size_t>(y.numel()));
+    for (std::int64_t i = 0; i < y.numel(); ++i) {
+      const double z = logits.f32()[(i / (pixels * hid)) * hid + i % hid];
+      scaled[static_cast<std::size_t>(i)] = y.f32()[i] / (1.0 + std::exp(-z));
+    }
+    y = to_f32(scaled, y.shape());
+    return grouped_conv(y, prefix + "conv3.", width, 1, 1, 0, 1, Activation::None);
+  }
+
   Tensor downsample(const DownsampleSpec& spec, const std::string& prefix, const Tensor& x,
                     std::int64_t width) const {
+    if (spec.kind == DownsampleKind::SePatchMerging)
+      return se_patch_merging(spec, prefix, x, width);
     if (spec.kind == DownsampleKind::Conv) {
       const bool pre = spec.norm && spec.norm_place == NormPlacement::Pre;
       Tensor y = pre ? norm(*spec.norm, prefix + "norm.", x) : x.clone();

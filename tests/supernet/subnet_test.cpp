@@ -41,7 +41,8 @@ std::vector<Case> cases() {
           {"convnext_like", archs::convnext_like, 32},
           {"poolformer_like", archs::poolformer_like, 35},
           {"hybrid_bn", archs::hybrid_bn, 48},
-          {"nat_like", archs::nat_like, 40}};
+          {"nat_like", archs::nat_like, 40},
+          {"se_merging_like", archs::se_merging_like, 45}};
 }
 
 class SubnetTest : public ::testing::TestWithParam<Case> {};

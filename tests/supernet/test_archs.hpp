@@ -201,6 +201,43 @@ inline Arch nat_like() {
   return canonical(a);
 }
 
+inline DownsampleSpec se_patch_merging(std::int64_t expand = 4, double se_ratio = 0.25) {
+  return {.kind = DownsampleKind::SePatchMerging, .expand = expand, .se_ratio = se_ratio};
+}
+
+// EfficientViT / SHViT-like at 45x45 (odd maps: 12 -> 6 -> 3 after the stride-2 depthwise convs):
+// a k3 s2 p1 stem pair with BatchNorm folded and ReLU between, blocks of norm-free residual units
+// ([dwconv], [mlp relu], [attention]) as EfficientViT's sandwich and SHViT's block, the SE patch
+// merging to a wider stage (expand 4: hid 48, se 16 by timm's rounding) and, with expand 3 and
+// se_ratio 0.5, to a narrower one; BatchNorm after the pool.
+inline Arch se_merging_like() {
+  const auto unit = [](UnitOp op) { return UnitSpec{.ops = {std::move(op)}}; };
+  const UnitSpec dw = unit({.mixer = mixer("dwconv", {{"k", "3"}})});
+  const UnitSpec ffn = unit({.mlp = mlp(2, Activation::Relu)});
+  Arch a{.name = "se_merging_like"};
+  a.stem = {.convs = {conv(6, 3, 2, 1, true), conv(12, 3, 2, 1, true)}, .act = Activation::Relu};
+  a.stages.push_back(
+      {.width = 12,
+       .blocks = {{.units = {dw, ffn}},
+                  {.units = {dw,
+                             unit({.mixer = mixer("cascaded_group_attention", {{"heads", "3"},
+                                                                               {"key_dim", "4"},
+                                                                               {"window", "5"},
+                                                                               {"kernel", "3"}})}),
+                             dw, ffn}}}});
+  a.stages.push_back(
+      {.width = 20,
+       .downsample = se_patch_merging(),
+       .blocks = {{.units = {dw,
+                             unit({.mixer = mixer("single_head_attention",
+                                                  {{"pdim", "8"}, {"qk_dim", "4"}})}),
+                             ffn}}}});
+  a.stages.push_back(
+      {.width = 16, .downsample = se_patch_merging(3, 0.5), .blocks = {{.units = {dw, ffn}}}});
+  a.head = {.norm = bn(), .norm_place = HeadNormPlace::AfterPool, .num_classes = 6};
+  return canonical(a);
+}
+
 // torchvision's swin_t and convnext_tiny as Archs, for their parameter counts (no forward).
 inline Arch swin_t() {
   Arch a{.name = "swin_t"};
