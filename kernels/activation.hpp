@@ -18,9 +18,8 @@ enum class Activation {
 
 std::string_view to_string(Activation act);              // "none", "relu", "gelu_erf", ...
 Activation parse_activation(std::string_view name);      // throws InvalidArgument listing the names
-inline constexpr std::string_view kActivationNames[] = {"none", "relu", "gelu_erf", "gelu_tanh",
-                                                        "silu", "star_relu", "hardswish",
-                                                        "sigmoid"};
+inline constexpr std::string_view kActivationNames[] = {
+    "none", "relu", "gelu_erf", "gelu_tanh", "silu", "star_relu", "hardswish", "sigmoid"};
 
 // StarReLU's defaults from MetaFormer (Yu et al. 2022): scale = 0.8944, bias = -0.4472.
 inline constexpr float kStarReluScale = 0.8944271909999159f;
