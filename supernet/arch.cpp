@@ -5,114 +5,31 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <initializer_list>
 #include <iterator>
 #include <limits>
-#include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "kernels/assert.hpp"
 #include "kernels/error.hpp"
+#include "supernet/json_read.hpp"
 #include "supernet/spec_parts.hpp"
 
 namespace hwnas {
 namespace {
 
-using Json = nlohmann::json;
 using detail::Where;
-using Keys = std::initializer_list<std::string_view>;
+using namespace detail::json;
 
 constexpr std::string_view kNormWords[] = {"ln", "bn", "gn1"};  // NormKind order
 using detail::kMlpActs;
 using detail::kMlpActWords;
 using detail::kMlpKinds;
 
-// ---- typed reads of JSON values, each naming its path on failure ----
-
-std::string brief(const Json& value) {
-  std::string text = value.dump();
-  return text.size() <= 40 ? text : text.substr(0, 37) + "...";
-}
-
-void require_object(const Json& value, const Where& where) {
-  if (!value.is_object()) where.fail(fmt::format("expected an object, got {}", brief(value)));
-}
-
-const Json& require_array(const Json& value, const Where& where) {
-  if (!value.is_array()) where.fail(fmt::format("expected an array, got {}", brief(value)));
-  return value;
-}
-
-void check_keys(const Json& object, const Where& where, Keys keys) {
-  for (const auto& item : object.items()) {
-    if (std::find(keys.begin(), keys.end(), item.key()) == keys.end()) {
-      where.fail(fmt::format("unknown key '{}'; keys are {}", item.key(), fmt::join(keys, ", ")));
-    }
-  }
-}
-
-const Json* member(const Json& object, std::string_view key) {
-  const auto it = object.find(std::string(key));
-  return it == object.end() ? nullptr : &*it;
-}
-
-const Json& required(const Json& object, std::string_view key, const Where& where) {
-  const Json* value = member(object, key);
-  if (value == nullptr) where.fail(fmt::format("missing required key '{}'", key));
-  return *value;
-}
-
-std::int64_t read_integer(const Json& value, const Where& where) {
-  if (value.is_number_unsigned() &&
-      value.get<std::uint64_t>() >
-          static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
-    where.fail(fmt::format("{} is too large", brief(value)));
-  }
-  if (!value.is_number_integer())
-    where.fail(fmt::format("expected an integer, got {}", brief(value)));
-  return value.get<std::int64_t>();
-}
-
-double read_number(const Json& value, const Where& where) {
-  if (!value.is_number()) where.fail(fmt::format("expected a number, got {}", brief(value)));
-  return value.get<double>();
-}
-
-bool read_bool(const Json& value, const Where& where) {
-  if (!value.is_boolean()) where.fail(fmt::format("expected true or false, got {}", brief(value)));
-  return value.get<bool>();
-}
-
-std::string read_string(const Json& value, const Where& where) {
-  if (!value.is_string()) where.fail(fmt::format("expected a string, got {}", brief(value)));
-  return value.get<std::string>();
-}
-
-// The index of the word in `words`.
-template <std::size_t N>
-std::size_t read_word(const Json& value, const Where& where, const std::string_view (&words)[N]) {
-  const std::string word = read_string(value, where);
-  const auto it = std::find(std::begin(words), std::end(words), word);
-  if (it == std::end(words)) {
-    where.fail(fmt::format("'{}' is not one of {}", word, fmt::join(words, ", ")));
-  }
-  return static_cast<std::size_t>(it - std::begin(words));
-}
+// ---- typed reads beyond json_read.hpp ----
 
 Activation read_activation(const Json& value, const Where& where) {
   return static_cast<Activation>(read_word(value, where, kActivationNames));
-}
-
-Json parse_json(std::string_view text, const Where& where) {
-  try {
-    return Json::parse(text);
-  } catch (const Json::parse_error& e) {
-    where.fail(fmt::format("malformed JSON: {}", e.what()));
-  }
 }
 
 // ---- the parts ----
@@ -133,14 +50,6 @@ std::optional<NormSpec> parse_optional_norm(const Json& object, std::string_view
   const Json* json = member(object, key);
   if (json == nullptr) return std::nullopt;
   return parse_norm(*json, where.at(key));
-}
-
-std::string param_text(const Json& value, const Where& where) {
-  if (value.is_string()) return value.get<std::string>();
-  if (value.is_number_integer()) return value.dump();
-  // 7.0 becomes "7": JSON does not tell 7.0 from 7, so neither do we.
-  if (value.is_number_float()) return detail::format_real(value.get<double>());
-  where.fail(fmt::format("expected a number or a string, got {}", brief(value)));
 }
 
 MixerSpec parse_mixer(const Json& json, const Where& where) {
@@ -485,11 +394,7 @@ Arch parse_arch(std::string_view json_text, std::string_view source) {
 }
 
 Arch load_arch_file(const std::string& path) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file) throw IoError(fmt::format("{}: cannot read: {}", path, std::strerror(errno)));
-  std::ostringstream text;
-  text << file.rdbuf();
-  Arch arch = parse_arch(text.str(), path);
+  Arch arch = parse_arch(read_text_file(path), path);
   if (arch.name.empty()) arch.name = std::filesystem::path(path).stem().string();
   return arch;
 }

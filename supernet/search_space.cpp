@@ -4,82 +4,24 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cmath>
-#include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <initializer_list>
 #include <iterator>
 #include <limits>
 #include <map>
-#include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "kernels/error.hpp"
+#include "supernet/json_read.hpp"
 #include "supernet/spec_parts.hpp"
 
 namespace hwnas {
 namespace {
 
-using Json = nlohmann::json;
 using detail::Where;
-using Keys = std::initializer_list<std::string_view>;
+using namespace detail::json;
 
-// ---- typed reads (the few that arch.cpp's parts do not cover) ----
-
-std::string brief(const Json& value) {
-  std::string text = value.dump();
-  return text.size() <= 40 ? text : text.substr(0, 37) + "...";
-}
-
-void require_object(const Json& value, const Where& where) {
-  if (!value.is_object()) where.fail(fmt::format("expected an object, got {}", brief(value)));
-}
-
-void check_keys(const Json& object, const Where& where, Keys keys) {
-  for (const auto& item : object.items()) {
-    if (std::find(keys.begin(), keys.end(), item.key()) == keys.end()) {
-      where.fail(fmt::format("unknown key '{}'; keys are {}", item.key(), fmt::join(keys, ", ")));
-    }
-  }
-}
-
-const Json* member(const Json& object, std::string_view key) {
-  const auto it = object.find(std::string(key));
-  return it == object.end() ? nullptr : &*it;
-}
-
-const Json& required(const Json& object, std::string_view key, const Where& where) {
-  const Json* value = member(object, key);
-  if (value == nullptr) where.fail(fmt::format("missing required key '{}'", key));
-  return *value;
-}
-
-std::string read_string(const Json& value, const Where& where) {
-  if (!value.is_string()) where.fail(fmt::format("expected a string, got {}", brief(value)));
-  return value.get<std::string>();
-}
-
-template <std::size_t N>
-std::size_t read_word(const Json& value, const Where& where, const std::string_view (&words)[N]) {
-  const std::string word = read_string(value, where);
-  const auto it = std::find(std::begin(words), std::end(words), word);
-  if (it == std::end(words)) {
-    where.fail(fmt::format("'{}' is not one of {}", word, fmt::join(words, ", ")));
-  }
-  return static_cast<std::size_t>(it - std::begin(words));
-}
-
-std::int64_t read_integer(const Json& value, const Where& where) {
-  if (!value.is_number_integer() ||
-      (value.is_number_unsigned() &&
-       value.get<std::uint64_t>() >
-           static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))) {
-    where.fail(fmt::format("expected an integer, got {}", brief(value)));
-  }
-  return value.get<std::int64_t>();
-}
+// ---- typed reads beyond json_read.hpp ----
 
 // A non-empty list without repeats (a repeat would count one architecture twice); a single value
 // stands for a list of one.
@@ -104,21 +46,6 @@ std::vector<std::int64_t> read_positive_integers(const Json& value, const Where&
     if (number < 1) at.fail(fmt::format("{} must be >= 1", number));
     return number;
   });
-}
-
-Json parse_json(std::string_view text, const Where& where) {
-  try {
-    return Json::parse(text);
-  } catch (const Json::parse_error& e) {
-    where.fail(fmt::format("malformed JSON: {}", e.what()));
-  }
-}
-
-std::string param_text(const Json& value, const Where& where) {
-  if (value.is_string()) return value.get<std::string>();
-  if (value.is_number_integer()) return value.dump();
-  if (value.is_number_float()) return detail::format_real(value.get<double>());
-  where.fail(fmt::format("expected a number or a string, got {}", brief(value)));
 }
 
 // ---- parsing ----
@@ -315,11 +242,7 @@ SearchSpace parse_search_space(std::string_view json_text, std::string_view sour
 }
 
 SearchSpace load_search_space_file(const std::string& path) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file) throw IoError(fmt::format("{}: cannot read: {}", path, std::strerror(errno)));
-  std::ostringstream text;
-  text << file.rdbuf();
-  SearchSpace space = parse_search_space(text.str(), path);
+  SearchSpace space = parse_search_space(read_text_file(path), path);
   if (space.name.empty()) space.name = std::filesystem::path(path).stem().string();
   return space;
 }
