@@ -14,6 +14,7 @@
 #include "apps/arch_source.hpp"
 #include "apps/cli_common.hpp"
 #include "apps/commands.hpp"
+#include "apps/measurement_output.hpp"
 #include "apps/roofline_cache.hpp"
 #include "bench/drift.hpp"
 #include "bench/log.hpp"
@@ -43,49 +44,26 @@ std::string repro_command(const BenchOptions& o, int threads) {
   return command;
 }
 
-std::string flags_of(const Measurement& m) {
-  std::string flags;
-  if (!m.converged) flags += "not_converged,";
-  if (m.high_cv) flags += "high_cv,";
-  if (m.remeasures > 0) flags += "remeasured,";
-  if (!flags.empty()) flags.pop_back();
-  return flags;
-}
-
 MeasurementRow to_row(const PreparedArch& p, const Measurement& m, const BenchOptions& o,
                       std::int64_t run_id, int threads) {
-  const SampleStats& s = m.stats;
   const nlohmann::json params = {{"name", p.arch.name}, {"arch_hash", p.hash}, {"batch", o.batch},
                                  {"res", o.resolution}, {"params", p.params},  {"seed", o.seed},
                                  {"weights", o.weights}};
-  return {.run_id = run_id,
-          .kind = MeasurementKind::Arch,
-          .key = p.key,
-          .params_json = params.dump(),
-          .shapes = fmt::format("images={} logits={}", p.images.shape().to_string(),
-                                p.logits.shape().to_string()),
-          .threads = threads,
-          .batch = o.batch,
-          .impl = "subnet",
-          .flops = p.flops,
-          .bytes = p.bytes,
-          .min_ms = s.min.count(),
-          .p10_ms = s.p10.count(),
-          .median_ms = s.median.count(),
-          .p90_ms = s.p90.count(),
-          .p99_ms = s.p99.count(),
-          .mean_ms = s.mean.count(),
-          .stddev_ms = s.stddev.count(),
-          .mad_ms = s.mad.count(),
-          .cv = s.cv,
-          .ci_low_ms = s.median_ci.low.count(),
-          .ci_high_ms = s.median_ci.high.count(),
-          .n = s.n,
-          .inner_repeats = m.repeats,
-          .samples_ms = m.samples_ms,
-          .repro = repro_command(o, threads),
-          .flags = flags_of(m),
-          .arch_hash = p.hash};
+  MeasurementRow row{.run_id = run_id,
+                     .kind = MeasurementKind::Arch,
+                     .key = p.key,
+                     .params_json = params.dump(),
+                     .shapes = fmt::format("images={} logits={}", p.images.shape().to_string(),
+                                           p.logits.shape().to_string()),
+                     .threads = threads,
+                     .batch = o.batch,
+                     .impl = "subnet",
+                     .flops = p.flops,
+                     .bytes = p.bytes,
+                     .repro = repro_command(o, threads),
+                     .arch_hash = p.hash};
+  set_statistics(row, m);
+  return row;
 }
 
 LayerTimeRow to_row(const LayerTiming& layer, std::size_t idx, std::int64_t measurement_id) {
@@ -119,36 +97,22 @@ struct Summary {
 nlohmann::json to_json(const PreparedArch& p, const ArchTiming& t, const Summary& sum,
                        const BenchOptions& o, int threads, std::int64_t run_id,
                        std::int64_t measurement_id) {
-  const SampleStats& s = t.measurement.stats;
-  nlohmann::json j = {{"name", p.arch.name},
-                      {"arch_hash", p.hash},
-                      {"key", p.key},
-                      {"batch", o.batch},
-                      {"res", o.resolution},
-                      {"threads", threads},
-                      {"median_ms", s.median.count()},
-                      {"p10_ms", s.p10.count()},
-                      {"p90_ms", s.p90.count()},
-                      {"p99_ms", s.p99.count()},
-                      {"min_ms", s.min.count()},
-                      {"mean_ms", s.mean.count()},
-                      {"stddev_ms", s.stddev.count()},
-                      {"cv", s.cv},
-                      {"ci_low_ms", s.median_ci.low.count()},
-                      {"ci_high_ms", s.median_ci.high.count()},
-                      {"samples", s.n},
-                      {"repeats", t.measurement.repeats},
-                      {"converged", t.measurement.converged},
-                      {"high_cv", t.measurement.high_cv},
-                      {"params", p.params},
-                      {"flops", p.flops},
-                      {"flops_per_image", p.flops / static_cast<double>(o.batch)},
-                      {"bytes", p.bytes},
-                      {"gflops", sum.gflops},
-                      {"images_per_s", sum.images_per_s},
-                      {"run_id", run_id},
-                      {"measurement_id", measurement_id},
-                      {"repro", repro_command(o, threads)}};
+  nlohmann::json j = statistics_json(t.measurement);
+  j.update({{"name", p.arch.name},
+            {"arch_hash", p.hash},
+            {"key", p.key},
+            {"batch", o.batch},
+            {"res", o.resolution},
+            {"threads", threads},
+            {"params", p.params},
+            {"flops", p.flops},
+            {"flops_per_image", p.flops / static_cast<double>(o.batch)},
+            {"bytes", p.bytes},
+            {"gflops", sum.gflops},
+            {"images_per_s", sum.images_per_s},
+            {"run_id", run_id},
+            {"measurement_id", measurement_id},
+            {"repro", repro_command(o, threads)}});
   if (sum.peak_gflops) {
     j["peak_gflops"] = *sum.peak_gflops;
     j["peak_fraction"] = sum.gflops / *sum.peak_gflops;

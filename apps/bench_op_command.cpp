@@ -10,6 +10,7 @@
 
 #include "apps/cli_common.hpp"
 #include "apps/commands.hpp"
+#include "apps/measurement_output.hpp"
 #include "apps/roofline_cache.hpp"
 #include "bench/drift.hpp"
 #include "bench/log.hpp"
@@ -57,71 +58,38 @@ struct Result {
 };
 
 nlohmann::json to_json(const Result& r, int threads, std::int64_t run_id) {
-  const SampleStats& s = r.measurement.stats;
-  return {{"key", r.workload->key},
-          {"impl", r.workload->impl},
-          {"median_ms", s.median.count()},
-          {"p10_ms", s.p10.count()},
-          {"p90_ms", s.p90.count()},
-          {"p99_ms", s.p99.count()},
-          {"min_ms", s.min.count()},
-          {"mean_ms", s.mean.count()},
-          {"stddev_ms", s.stddev.count()},
-          {"mad_ms", s.mad.count()},
-          {"cv", s.cv},
-          {"ci_low_ms", s.median_ci.low.count()},
-          {"ci_high_ms", s.median_ci.high.count()},
-          {"samples", s.n},
-          {"repeats", r.measurement.repeats},
-          {"converged", r.measurement.converged},
-          {"high_cv", r.measurement.high_cv},
-          {"flops", r.workload->cost.flops},
-          {"bytes", r.workload->cost.bytes},
-          {"params", r.workload->cost.params},
-          {"gflops", r.gflops},
-          {"gbps", r.gbps},
-          {"attainable_gflops", r.attainable_gflops},
-          {"roofline_fraction", r.roofline_fraction},
-          {"threads", threads},
-          {"run_id", run_id},
-          {"measurement_id", r.measurement_id},
-          {"repro", repro_command(r.workload->key, threads)}};
+  nlohmann::json j = statistics_json(r.measurement);
+  j.update({{"key", r.workload->key},
+            {"impl", r.workload->impl},
+            {"flops", r.workload->cost.flops},
+            {"bytes", r.workload->cost.bytes},
+            {"params", r.workload->cost.params},
+            {"gflops", r.gflops},
+            {"gbps", r.gbps},
+            {"attainable_gflops", r.attainable_gflops},
+            {"roofline_fraction", r.roofline_fraction},
+            {"threads", threads},
+            {"run_id", run_id},
+            {"measurement_id", r.measurement_id},
+            {"repro", repro_command(r.workload->key, threads)}});
+  return j;
 }
 
 MeasurementRow to_row(const Result& r, std::int64_t run_id, int threads) {
-  const SampleStats& s = r.measurement.stats;
-  std::string flags;
-  if (!r.measurement.converged) flags += "not_converged,";
-  if (r.measurement.high_cv) flags += "high_cv,";
-  if (r.measurement.remeasures > 0) flags += "remeasured,";
-  if (!flags.empty()) flags.pop_back();
   nlohmann::json params = nlohmann::json::object();
   for (const auto& [name, value] : r.workload->params) params[name] = value;
   const std::string& key = r.workload->key;
-  return {.run_id = run_id,
-          .kind = MeasurementKind::Op,
-          .key = key,
-          .params_json = params.dump(),
-          .threads = threads,
-          .impl = r.workload->impl,
-          .flops = r.workload->cost.flops,
-          .bytes = r.workload->cost.bytes,
-          .min_ms = s.min.count(),
-          .p10_ms = s.p10.count(),
-          .median_ms = s.median.count(),
-          .p90_ms = s.p90.count(),
-          .p99_ms = s.p99.count(),
-          .mean_ms = s.mean.count(),
-          .stddev_ms = s.stddev.count(),
-          .mad_ms = s.mad.count(),
-          .cv = s.cv,
-          .ci_low_ms = s.median_ci.low.count(),
-          .ci_high_ms = s.median_ci.high.count(),
-          .n = s.n,
-          .inner_repeats = r.measurement.repeats,
-          .samples_ms = r.measurement.samples_ms,
-          .repro = repro_command(key, threads),
-          .flags = flags};
+  MeasurementRow row{.run_id = run_id,
+                     .kind = MeasurementKind::Op,
+                     .key = key,
+                     .params_json = params.dump(),
+                     .threads = threads,
+                     .impl = r.workload->impl,
+                     .flops = r.workload->cost.flops,
+                     .bytes = r.workload->cost.bytes,
+                     .repro = repro_command(key, threads)};
+  set_statistics(row, r.measurement);
+  return row;
 }
 
 void print_result(const Result& r) {

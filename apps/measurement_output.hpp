@@ -1,0 +1,25 @@
+// How a Measurement (bench/measure.hpp) is written out, the same for every timing subcommand
+// (bench-op, bench): its statistics into a store row, its flags, and its statistics as --json
+// fields. Internal to apps/ (nlohmann_json stays out of the lower layers' headers).
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "bench/measure.hpp"
+#include "store/store.hpp"
+
+namespace hwnas::cli {
+
+// "not_converged", "high_cv", "remeasured", comma-separated; empty when none applies.
+std::string measurement_flags(const Measurement& m);
+
+// Sets row's min/p10/median/p90/p99/mean/stddev/mad/cv/CI, n, inner_repeats, samples_ms and flags
+// from m.
+void set_statistics(MeasurementRow& row, const Measurement& m);
+
+// median_ms, p10_ms, p90_ms, p99_ms, min_ms, mean_ms, stddev_ms, mad_ms, cv, ci_low_ms, ci_high_ms,
+// samples, repeats, converged, high_cv.
+nlohmann::json statistics_json(const Measurement& m);
+
+}  // namespace hwnas::cli
