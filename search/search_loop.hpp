@@ -99,9 +99,8 @@ class SearchObserver {
   // After each generation's selection (generation 0 included). May throw to stop the search.
   virtual void on_generation(const GenerationReport& report) = 0;
   // After each candidate's evaluation: index of count in this generation (for progress).
-  virtual void on_evaluation(int generation, int index, int count, const Candidate& candidate) {
-    (void)generation, (void)index, (void)count, (void)candidate;
-  }
+  virtual void on_evaluation(int /*generation*/, int /*index*/, int /*count*/,
+                             const Candidate& /*candidate*/) {}
 };
 
 // What a search needs to continue after its last completed generation: that generation's
