@@ -14,6 +14,9 @@ namespace hwnas {
 namespace {
 
 constexpr std::size_t kChunkWords = 1024;  // 64 Ki units per image per pass: batch 64 -> 512 KiB
+// Below this many words of work a parallel region costs more than it saves (a test-sized layer
+// took 20x longer with two spinning threads on a loaded host).
+constexpr std::size_t kParallelWords = std::size_t{1} << 15;
 
 std::size_t words_for(std::size_t bits) { return (bits + 63) / 64; }
 
@@ -81,7 +84,8 @@ void HammingKernel::add_words(const std::uint64_t* words, std::size_t words_per_
   // The padding bits are 0 in every row, so they never differ: agreements = units - popcount.
   const auto n = static_cast<std::int64_t>(batch_);
   std::uint64_t* agree = agree_.data();
-#pragma omp parallel for num_threads(threads_) schedule(dynamic, 1)
+  const bool parallel = batch_ * batch_ / 2 * words_per_row >= kParallelWords;
+#pragma omp parallel for num_threads(threads_) schedule(dynamic, 1) if (parallel)
   for (std::int64_t i = 0; i < n; ++i) {
     const std::uint64_t* a = words + static_cast<std::size_t>(i) * words_per_row;
     for (std::int64_t j = i + 1; j < n; ++j) {
@@ -121,7 +125,8 @@ void HammingKernel::add_activation(ConstTensorView activation) {
     const std::size_t chunk = std::min(units - begin, kChunkWords * 64);
     const std::size_t per_row = words_for(chunk);
     const auto n = static_cast<std::int64_t>(batch_);
-#pragma omp parallel for num_threads(threads_) schedule(static)
+    const bool parallel = batch_ * per_row >= kParallelWords;
+#pragma omp parallel for num_threads(threads_) schedule(static) if (parallel)
     for (std::int64_t r = 0; r < n; ++r) {
       const auto row = static_cast<std::size_t>(r);
       pack(src + row * units + begin, chunk, words.data() + row * per_row);
