@@ -223,6 +223,8 @@ struct StoreOptions {
   std::span<const Migration> migrations = schema_migrations();
 };
 
+struct MergeStats;
+
 class Store {
  public:
   // Opens or creates the store at `path` and brings its schema up to date, one transaction per
@@ -308,6 +310,7 @@ class Store {
 
  private:
   struct State;
+  friend MergeStats merge_store(Store& dst, const std::string& src_path);  // store/merge.hpp
   explicit Store(std::unique_ptr<State> state);
   // The prepared statements are cursors: a const query still binds and steps them, so State is
   // reached through a pointer and the const methods promise only that the database is not changed.
