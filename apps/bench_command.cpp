@@ -10,12 +10,12 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
-#include "apps/arch_bench.hpp"
 #include "apps/arch_source.hpp"
 #include "apps/cli_common.hpp"
 #include "apps/commands.hpp"
 #include "apps/measurement_output.hpp"
 #include "apps/roofline_cache.hpp"
+#include "bench/arch_timing.hpp"
 #include "bench/drift.hpp"
 #include "bench/log.hpp"
 #include "bench/roofline.hpp"

@@ -1,7 +1,8 @@
-// Timing a whole Arch: `hwnas bench`, and later the search's measured-latency evaluator.
+// Timing a whole Arch: `hwnas bench`, and the search's latency evaluators (measured end to end,
+// and the lookup table's per-layer entries).
 //
-//   PreparedArch net = prepare_arch(engine, arch, {.batch = 1, .resolution = 224, .seed = 1});  //
-//   not timed ArchTiming t = time_arch(net, policy, LayerTimes::Each);
+//   PreparedArch net = prepare_arch(engine, arch, {.batch = 1, .resolution = 224, .seed = 1});
+//   ArchTiming t = time_arch(net, policy, LayerTimes::Each);  // prepare_arch is not timed
 //
 // Preparing validates the arch at the resolution, makes its weights (random from the seed, or a
 // safetensors file) and builds the Subnet; everything that can refuse the input refuses it here,
@@ -22,7 +23,7 @@
 #include "supernet/arch.hpp"
 #include "supernet/subnet.hpp"
 
-namespace hwnas::cli {
+namespace hwnas {
 
 struct ArchBenchOptions {
   std::int64_t batch = 1;
@@ -74,4 +75,4 @@ using ArchProgress = std::function<void(std::string_view what, std::size_t index
 ArchTiming time_arch(PreparedArch& net, const MeasurePolicy& policy, LayerTimes layers,
                      const ArchProgress& progress = {});
 
-}  // namespace hwnas::cli
+}  // namespace hwnas

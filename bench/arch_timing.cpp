@@ -1,4 +1,4 @@
-#include "apps/arch_bench.hpp"
+#include "bench/arch_timing.hpp"
 
 #include <fmt/format.h>
 
@@ -7,7 +7,7 @@
 #include "kernels/error.hpp"
 #include "supernet/weight_store.hpp"
 
-namespace hwnas::cli {
+namespace hwnas {
 
 std::string arch_measurement_key(std::string_view hash, std::int64_t batch,
                                  std::int64_t resolution) {
@@ -88,4 +88,4 @@ ArchTiming time_arch(PreparedArch& p, const MeasurePolicy& policy, LayerTimes la
   return t;
 }
 
-}  // namespace hwnas::cli
+}  // namespace hwnas
