@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -74,5 +75,12 @@ using ArchProgress = std::function<void(std::string_view what, std::size_t index
 
 ArchTiming time_arch(PreparedArch& net, const MeasurePolicy& policy, LayerTimes layers,
                      const ArchProgress& progress = {});
+
+// Times the layers at `indices` (positions in net.net.layers(), each < its size) alone, in the
+// order given, after one untimed forward; share is of the sum over these layers. progress is called
+// with index = the position in `indices` + 1 and count = indices.size() + 1, as time_arch counts.
+std::vector<LayerTiming> time_layers(PreparedArch& net, const MeasurePolicy& policy,
+                                     std::span<const std::size_t> indices,
+                                     const ArchProgress& progress = {});
 
 }  // namespace hwnas
