@@ -106,8 +106,12 @@ LutLatency::LayerSum LutLatency::layer_sum(const Arch& arch) {
     layers_timed_ += static_cast<std::int64_t>(rows.size());
   }
   for (const LayerInfo& layer : layers) {
-    sum.sum_ms += entries_.at(layer.key);
+    const double ms = entries_.at(layer.key);
+    sum.sum_ms += ms;
     sum.n_layers += 1;
+    auto& [op_ms, op_count] = sum.by_op[layer.key.substr(0, layer.key.find(':'))];
+    op_ms += ms;
+    op_count += 1;
   }
   return sum;
 }

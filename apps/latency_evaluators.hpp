@@ -85,6 +85,9 @@ class LutLatency final : public LatencyEvaluator {
     double sum_ms = 0;         // uncalibrated: the layers' medians summed
     double n_layers = 0;       // layers summed, repeated keys each time
     std::int64_t missing = 0;  // entries that were timed now
+    // The sum and the layer count per op (the key's name before ':': "mlp", "window_attention",
+    // "layer_norm", ...), for the predictor's error analysis.
+    std::map<std::string, std::pair<double, int>, std::less<>> by_op;
   };
   // The arch's layers (arch_cost at the bound resolution and batch), each looked up, the missing
   // ones timed alone in one built subnet (after one forward) and stored as Op measurements (impl

@@ -46,6 +46,7 @@ struct Point {
   double predicted_ms = 0;  // calibrated
   double layer_sum_ms = 0;  // uncalibrated
   double n_layers = 0;
+  nlohmann::json by_op;  // op -> {ms, layers}
 };
 
 struct ErrorSummary {
@@ -112,6 +113,27 @@ std::string format_duration(double seconds) {
   return s >= 60 ? fmt::format("{}m{:02}s", s / 60, s % 60) : fmt::format("{}s", s);
 }
 
+nlohmann::json points_json(const std::vector<Point>& points) {
+  nlohmann::json j = nlohmann::json::array();
+  for (const Point& p : points) {
+    j.push_back({{"arch_hash", p.hash},
+                 {"measured_ms", p.measured_ms},
+                 {"predicted_ms", p.predicted_ms},
+                 {"layer_sum_ms", p.layer_sum_ms},
+                 {"n_layers", p.n_layers},
+                 {"layers_by_op", p.by_op},
+                 {"error", (p.predicted_ms - p.measured_ms) / p.measured_ms}});
+  }
+  return j;
+}
+
+nlohmann::json by_op_json(const LutLatency::LayerSum& sum) {
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& [op, totals] : sum.by_op)
+    j[op] = {{"ms", totals.first}, {"layers", totals.second}};
+  return j;
+}
+
 void check_options(const LutOptions& o) {
   if (o.samples < 1)
     throw InvalidArgument(fmt::format("lut: --samples {} must be >= 1", o.samples));
@@ -164,7 +186,7 @@ void run(const LutOptions& options) {
 
   const bool tty = isatty(fileno(stderr)) != 0;
   const auto start = std::chrono::steady_clock::now();
-  std::vector<Point> held_out;
+  std::vector<Point> calibration_set, held_out;
   for (std::size_t i = 0; i < archs.size(); ++i) {
     const bool calibrating = static_cast<std::int64_t>(i) < options.calibrate;
     if (!calibrating && static_cast<std::int64_t>(i) == options.calibrate) {
@@ -188,13 +210,13 @@ void run(const LutOptions& options) {
                 i + 1, archs.size(), calibrating ? "calibrate" : "held_out", hash, e.ms,
                 e.predicted_ms, eta_s);
     }
-    if (!calibrating) {
-      held_out.push_back({.hash = hash,
-                          .measured_ms = e.ms,
-                          .predicted_ms = e.predicted_ms,
-                          .layer_sum_ms = sum.sum_ms,
-                          .n_layers = sum.n_layers});
-    }
+    (calibrating ? calibration_set : held_out)
+        .push_back({.hash = hash,
+                    .measured_ms = e.ms,
+                    .predicted_ms = e.predicted_ms,
+                    .layer_sum_ms = sum.sum_ms,
+                    .n_layers = sum.n_layers,
+                    .by_op = by_op_json(sum)});
   }
   if (tty) fmt::print(stderr, "\r\033[K");
   run_scope.finish(RunStatus::Finished);
@@ -203,15 +225,6 @@ void run(const LutOptions& options) {
   const ErrorSummary uncalibrated = summarize(held_out, false);
   const LatencyCalibration& c = lut.calibration();
   if (options.json) {
-    nlohmann::json points = nlohmann::json::array();
-    for (const Point& p : held_out) {
-      points.push_back({{"arch_hash", p.hash},
-                        {"measured_ms", p.measured_ms},
-                        {"predicted_ms", p.predicted_ms},
-                        {"layer_sum_ms", p.layer_sum_ms},
-                        {"n_layers", p.n_layers},
-                        {"error", (p.predicted_ms - p.measured_ms) / p.measured_ms}});
-    }
     nlohmann::json j = to_json(calibrated);
     j.update(
         {{"run_id", run_scope.id()},
@@ -225,7 +238,8 @@ void run(const LutOptions& options) {
          {"uncalibrated", to_json(uncalibrated)},
          {"archs_timed", lut.measured().timed()},
          {"layers_timed", lut.layers_timed()},
-         {"archs", std::move(points)}});
+         {"archs", points_json(held_out)},
+         {"calibration_archs", points_json(calibration_set)}});
     fmt::print("{}\n", j.dump(2));
     return;
   }
