@@ -9,6 +9,7 @@
 #include "bench/arch_timing.hpp"
 #include "bench/log.hpp"
 #include "kernels/assert.hpp"
+#include "kernels/error.hpp"
 #include "supernet/subnet.hpp"
 
 namespace hwnas::cli {
@@ -52,16 +53,14 @@ LatencyEstimate MeasuredLatency::measure(const Arch& arch) {
 LutLatency::LutLatency(const Engine& engine, Store& store, const LatencyOptions& options)
     : engine_(&engine), store_(&store), options_(options), measured_(engine, store, options) {}
 
-LutLatency::LayerSum LutLatency::layer_sum(const Arch& arch) {
-  const std::vector<LayerInfo> layers = arch_cost(arch, options_.resolution, options_.batch).layers;
-  const int threads = engine_->threads();
+std::set<std::string, std::less<>> LutLatency::find_entries(const std::vector<LayerInfo>& layers) {
   std::set<std::string, std::less<>> missing;
   for (const LayerInfo& layer : layers) {
     if (entries_.contains(layer.key) || missing.contains(layer.key)) continue;
     const std::optional<MeasurementRow> row =
         store_->latest_measurement({.key = layer.key,
                                     .device_id = options_.device_id,
-                                    .threads = threads,
+                                    .threads = engine_->threads(),
                                     .dtype = "f32",
                                     .batch = options_.batch});
     if (row) {
@@ -70,6 +69,13 @@ LutLatency::LayerSum LutLatency::layer_sum(const Arch& arch) {
       missing.insert(layer.key);
     }
   }
+  return missing;
+}
+
+LutLatency::LayerSum LutLatency::layer_sum(const Arch& arch) {
+  const std::vector<LayerInfo> layers = arch_cost(arch, options_.resolution, options_.batch).layers;
+  const int threads = engine_->threads();
+  std::set<std::string, std::less<>> missing = find_entries(layers);
   LayerSum sum{.missing = static_cast<std::int64_t>(missing.size())};
   if (!missing.empty()) {
     PreparedArch p = prepare_arch(*engine_, arch, bench_options(options_));
@@ -126,13 +132,61 @@ LatencyEstimate LutLatency::measure(const Arch& arch) {
   const LayerSum sum = layer_sum(arch);
   LatencyEstimate e = measured_.measure(arch);
   e.predicted_ms = calibration_.predict(sum.sum_ms, sum.n_layers);
-  if (!paired_.insert(arch_hash(arch)).second) return e;
-  pairs_.push_back({.layer_sum_ms = sum.sum_ms, .n_layers = sum.n_layers, .measured_ms = e.ms});
+  add_pair(arch_hash(arch),
+           {.layer_sum_ms = sum.sum_ms, .n_layers = sum.n_layers, .measured_ms = e.ms});
+  return e;
+}
+
+void LutLatency::add_pair(const std::string& hash, const CalibrationPair& pair) {
+  if (!paired_.insert(hash).second) return;
+  pairs_.push_back(pair);
   if (updates_ == CalibrationUpdates::Refit) {
     calibration_ = fit_calibration(pairs_);
     log::debug("lut", "calibration {}", describe(calibration_));
   }
-  return e;
+}
+
+std::size_t LutLatency::add_stored_pairs() {
+  std::map<std::string, double> measured;  // hash -> the newest end-to-end median
+  for (const RunRow& run : store_->runs()) {
+    if (run.device_id != options_.device_id) continue;
+    for (const MeasurementRow& row : store_->measurements_for_run(run.id)) {
+      if (row.kind == MeasurementKind::Arch && row.threads == engine_->threads() &&
+          row.batch == options_.batch && row.dtype == "f32" &&
+          row.key == arch_measurement_key(row.arch_hash, options_.batch, options_.resolution)) {
+        measured[row.arch_hash] = row.median_ms;
+      }
+    }
+  }
+  std::size_t added = 0;
+  const CalibrationUpdates updates = updates_;
+  updates_ = CalibrationUpdates::Frozen;  // one fit at the end, not one per pair
+  for (const auto& [hash, ms] : measured) {
+    if (paired_.contains(hash)) continue;
+    const std::optional<ArchRow> row = store_->arch(hash);
+    if (!row) continue;
+    std::vector<LayerInfo> layers;
+    try {
+      layers = arch_cost(parse_arch(row->canonical_json, "store archs " + hash),
+                         options_.resolution, options_.batch)
+                   .layers;
+    } catch (const InvalidArgument& e) {
+      // A row written by another version of the Arch format: not a reason to refuse to search.
+      log::warn("lut", "arch {} in the store is skipped for calibration: {}", hash, e.what());
+      continue;
+    }
+    if (!find_entries(layers).empty()) continue;
+    CalibrationPair pair{.measured_ms = ms};
+    for (const LayerInfo& layer : layers) {
+      pair.layer_sum_ms += entries_.at(layer.key);
+      pair.n_layers += 1;
+    }
+    add_pair(hash, pair);
+    ++added;
+  }
+  updates_ = updates;
+  if (added > 0 && updates_ == CalibrationUpdates::Refit) calibration_ = fit_calibration(pairs_);
+  return added;
 }
 
 }  // namespace hwnas::cli

@@ -31,6 +31,7 @@
 #include "kernels/engine.hpp"
 #include "search/evaluator.hpp"
 #include "store/store.hpp"
+#include "supernet/subnet.hpp"
 
 namespace hwnas::cli {
 
@@ -94,6 +95,13 @@ class LutLatency final : public LatencyEvaluator {
   // "layer"), each distinct key once.
   LayerSum layer_sum(const Arch& arch);
 
+  // Adds a calibration pair for every arch of this device, threads, batch and resolution that the
+  // store holds an end-to-end measurement of (the newest) and every layer entry for, timing
+  // nothing, then refits (unless frozen). Returns the pairs added. A search calls it once at the
+  // start, so a resumed or repeated search starts calibrated; it reads every measurement of the
+  // device's runs (cost grows with the store).
+  std::size_t add_stored_pairs();
+
   const LatencyCalibration& calibration() const { return calibration_; }
   const std::vector<CalibrationPair>& pairs() const { return pairs_; }
   // Refit after every new pair (a search), or keep the calibration as it stands (`hwnas lut`
@@ -111,6 +119,10 @@ class LutLatency final : public LatencyEvaluator {
   std::map<std::string, double, std::less<>> entries_;  // layer key -> median ms, seen this run
   std::vector<CalibrationPair> pairs_;
   std::set<std::string, std::less<>> paired_;  // arch hashes in pairs_: a re-measure adds none
+  // The entries of `layers` not found in entries_ or the store (found ones are added to entries_).
+  std::set<std::string, std::less<>> find_entries(const std::vector<LayerInfo>& layers);
+  void add_pair(const std::string& hash, const CalibrationPair& pair);
+
   LatencyCalibration calibration_;
   CalibrationUpdates updates_ = CalibrationUpdates::Refit;
   std::int64_t layers_timed_ = 0;

@@ -206,6 +206,17 @@ TEST_F(EvaluatorTest, LutMeasureKeepsThePredictionAndCalibratesAfterFivePairs) {
   EXPECT_GE(lut.relative_error(), kMinRelativeError);
   EXPECT_EQ(lut.measured().timed(), 5);
 
+  // Another evaluator on the same store (a resumed search) starts from the stored pairs.
+  LutLatency resumed(engine_, *store_, options());
+  EXPECT_EQ(resumed.add_stored_pairs(), 5u);
+  EXPECT_EQ(resumed.add_stored_pairs(), 0u);
+  EXPECT_EQ(resumed.layers_timed(), 0);
+  EXPECT_NEAR(resumed.calibration().a, lut.calibration().a, 1e-12);
+  EXPECT_NEAR(resumed.calibration().b, lut.calibration().b, 1e-12);
+  EXPECT_EQ(resumed.relative_error(), lut.relative_error());
+  LutLatency other_batch(engine_, *store_, options(2));
+  EXPECT_EQ(other_batch.add_stored_pairs(), 0u);
+
   const LatencyCalibration before = lut.calibration();
   lut.set_updates(CalibrationUpdates::Frozen);
   lut.measure(variant(15));
