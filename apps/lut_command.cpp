@@ -150,7 +150,14 @@ void run(const LutOptions& options) {
   check_options(options);
   const MeasurePolicy policy = options.policy == "quick" ? MeasurePolicy::quick() : MeasurePolicy{};
   // Everything the user gave is read and every arch drawn before the store is touched.
-  const SearchSpace space = load_search_space_file(options.space);
+  const SearchSpace space = [&] {
+    try {
+      return load_search_space_file(options.space);
+    } catch (const IoError& e) {
+      throw InvalidArgument(
+          fmt::format("lut: --space {}", e.what()));  // the user's input, as bench
+    }
+  }();
   if (std::find(space.resolutions.begin(), space.resolutions.end(), options.resolution) ==
       space.resolutions.end()) {
     throw InvalidArgument(fmt::format("lut: --res {} is not one of the resolutions of {} ({})",

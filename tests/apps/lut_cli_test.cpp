@@ -152,6 +152,7 @@ TEST_F(LutCliTest, BadInputIsOneLineExitTwoAndWritesNothing) {
       {"lut --space " + space_ + " --res 64", "--res 64 is not one of the resolutions"},
       {"lut --space " + bad_space + " --res 32", "broken.json"},
       {"lut --res 32", "--space is required"},
+      {"lut --space " + (dir_ / "absent.json").string(), "absent.json: cannot read"},
       {"lut" + ok + " --threads 0", "threads=0"},
   };
   for (const auto& [args, message] : cases) {
@@ -162,6 +163,12 @@ TEST_F(LutCliTest, BadInputIsOneLineExitTwoAndWritesNothing) {
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << args << " printed: " << r.err;
     EXPECT_FALSE(fs::exists(db_)) << args << " created the database";
   }
+}
+
+TEST_F(LutCliTest, Help) {
+  const Result r = hwnas("lut --help");
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.out.find("--calibrate"), std::string::npos) << r.out;
 }
 
 }  // namespace
