@@ -10,12 +10,13 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
-#include "apps/arch_bench.hpp"
+#include "apps/arch_measurement.hpp"
 #include "apps/arch_source.hpp"
 #include "apps/cli_common.hpp"
 #include "apps/commands.hpp"
 #include "apps/measurement_output.hpp"
 #include "apps/roofline_cache.hpp"
+#include "bench/arch_timing.hpp"
 #include "bench/drift.hpp"
 #include "bench/log.hpp"
 #include "bench/roofline.hpp"
@@ -42,28 +43,6 @@ std::string repro_command(const BenchOptions& o, int threads) {
                                     o.batch, o.resolution, threads);
   if (!o.weights.empty()) command += fmt::format(" --weights {}", o.weights);
   return command;
-}
-
-MeasurementRow to_row(const PreparedArch& p, const Measurement& m, const BenchOptions& o,
-                      std::int64_t run_id, int threads) {
-  const nlohmann::json params = {{"name", p.arch.name}, {"arch_hash", p.hash}, {"batch", o.batch},
-                                 {"res", o.resolution}, {"params", p.params},  {"seed", o.seed},
-                                 {"weights", o.weights}};
-  MeasurementRow row{.run_id = run_id,
-                     .kind = MeasurementKind::Arch,
-                     .key = p.key,
-                     .params_json = params.dump(),
-                     .shapes = fmt::format("images={} logits={}", p.images.shape().to_string(),
-                                           p.logits.shape().to_string()),
-                     .threads = threads,
-                     .batch = o.batch,
-                     .impl = "subnet",
-                     .flops = p.flops,
-                     .bytes = p.bytes,
-                     .repro = repro_command(o, threads),
-                     .arch_hash = p.hash};
-  set_statistics(row, m);
-  return row;
 }
 
 LayerTimeRow to_row(const LayerTiming& layer, std::size_t idx, std::int64_t measurement_id) {
@@ -246,8 +225,8 @@ void run(const BenchOptions& options) {
   if (const std::optional<Roofline> roofline = stored_roofline(store, device)) {
     summary.peak_gflops = roofline->peak_gflops;
   }
-  const std::int64_t measurement_id =
-      store.add_measurement(to_row(p, timing.measurement, options, run_scope.id(), threads));
+  const std::int64_t measurement_id = store.add_measurement(arch_measurement_row(
+      p, timing.measurement, run_scope.id(), threads, repro_command(options, threads)));
   if (options.layers) {
     std::vector<LayerTimeRow> rows;
     for (std::size_t i = 0; i < timing.layers.size(); ++i) {

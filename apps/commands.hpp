@@ -9,5 +9,6 @@ void add_device_command(CLI::App& app);
 void add_bench_op_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
 void add_search_command(CLI::App& app);
+void add_lut_command(CLI::App& app);
 
 }  // namespace hwnas::cli

@@ -1,7 +1,8 @@
-// Timing a whole Arch: `hwnas bench`, and later the search's measured-latency evaluator.
+// Timing a whole Arch: `hwnas bench`, and the search's latency evaluators (measured end to end,
+// and the lookup table's per-layer entries).
 //
-//   PreparedArch net = prepare_arch(engine, arch, {.batch = 1, .resolution = 224, .seed = 1});  //
-//   not timed ArchTiming t = time_arch(net, policy, LayerTimes::Each);
+//   PreparedArch net = prepare_arch(engine, arch, {.batch = 1, .resolution = 224, .seed = 1});
+//   ArchTiming t = time_arch(net, policy, LayerTimes::Each);  // prepare_arch is not timed
 //
 // Preparing validates the arch at the resolution, makes its weights (random from the seed, or a
 // safetensors file) and builds the Subnet; everything that can refuse the input refuses it here,
@@ -12,6 +13,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -22,7 +24,7 @@
 #include "supernet/arch.hpp"
 #include "supernet/subnet.hpp"
 
-namespace hwnas::cli {
+namespace hwnas {
 
 struct ArchBenchOptions {
   std::int64_t batch = 1;
@@ -74,4 +76,11 @@ using ArchProgress = std::function<void(std::string_view what, std::size_t index
 ArchTiming time_arch(PreparedArch& net, const MeasurePolicy& policy, LayerTimes layers,
                      const ArchProgress& progress = {});
 
-}  // namespace hwnas::cli
+// Times the layers at `indices` (positions in net.net.layers(), each < its size) alone, in the
+// order given, after one untimed forward; share is of the sum over these layers. progress is called
+// with index = the position in `indices` + 1 and count = indices.size() + 1, as time_arch counts.
+std::vector<LayerTiming> time_layers(PreparedArch& net, const MeasurePolicy& policy,
+                                     std::span<const std::size_t> indices,
+                                     const ArchProgress& progress = {});
+
+}  // namespace hwnas

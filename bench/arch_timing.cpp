@@ -1,13 +1,15 @@
-#include "apps/arch_bench.hpp"
+#include "bench/arch_timing.hpp"
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <random>
 
+#include "kernels/assert.hpp"
 #include "kernels/error.hpp"
 #include "supernet/weight_store.hpp"
 
-namespace hwnas::cli {
+namespace hwnas {
 
 std::string arch_measurement_key(std::string_view hash, std::int64_t batch,
                                  std::int64_t resolution) {
@@ -57,35 +59,54 @@ PreparedArch prepare_arch(const Engine& engine, const Arch& arch, const ArchBenc
   return p;
 }
 
+namespace {
+
+ProgressCallback progress_of(const ArchProgress& progress, std::string_view what, std::size_t index,
+                             std::size_t count) {
+  if (!progress) return {};
+  return [&progress, what, index, count](const MeasureProgress& m) {
+    progress(what, index, count, m);
+  };
+}
+
+}  // namespace
+
 ArchTiming time_arch(PreparedArch& p, const MeasurePolicy& policy, LayerTimes layers,
                      const ArchProgress& progress) {
   const std::size_t count = layers == LayerTimes::Each ? p.net.layers().size() + 1 : 1;
-  const auto report = [&](std::string_view what, std::size_t index) -> ProgressCallback {
-    if (!progress) return {};
-    return [&progress, what, index, count](const MeasureProgress& m) {
-      progress(what, index, count, m);
-    };
-  };
   const ConstTensorView images = p.images.cview();
   const TensorView logits = p.logits.view();
-  ArchTiming t{.measurement =
-                   measure([&] { p.net.forward(images, logits); }, policy, report("forward", 0))};
+  ArchTiming t{.measurement = measure([&] { p.net.forward(images, logits); }, policy,
+                                      progress_of(progress, "forward", 0, count))};
   if (layers == LayerTimes::None) return t;
-  // Every buffer as a whole forward leaves it: each layer then reads inputs of the right scale.
-  p.net.forward(images, logits);
-  double sum_ms = 0;
-  const std::vector<LayerInfo>& infos = p.net.layers();
-  for (std::size_t i = 0; i < infos.size(); ++i) {
-    LayerTiming layer{
-        .info = infos[i],
-        .measurement = measure([&] { p.net.run_layer(i); }, policy, report(infos[i].name, i + 1))};
-    sum_ms += layer.measurement.stats.median.count();
-    t.layers.push_back(std::move(layer));
-  }
-  for (LayerTiming& layer : t.layers) {
-    layer.share = sum_ms > 0 ? layer.measurement.stats.median.count() / sum_ms : 0;
-  }
+  std::vector<std::size_t> all(p.net.layers().size());
+  for (std::size_t i = 0; i < all.size(); ++i) all[i] = i;
+  t.layers = time_layers(p, policy, all, progress);
   return t;
 }
 
-}  // namespace hwnas::cli
+std::vector<LayerTiming> time_layers(PreparedArch& p, const MeasurePolicy& policy,
+                                     std::span<const std::size_t> indices,
+                                     const ArchProgress& progress) {
+  const std::vector<LayerInfo>& infos = p.net.layers();
+  HWNAS_ASSERT(std::ranges::all_of(indices, [&](std::size_t i) { return i < infos.size(); }));
+  // Every buffer as a whole forward leaves it: each layer then reads inputs of the right scale.
+  p.net.forward(p.images.cview(), p.logits.view());
+  std::vector<LayerTiming> timed;
+  double sum_ms = 0;
+  for (std::size_t j = 0; j < indices.size(); ++j) {
+    const std::size_t i = indices[j];
+    LayerTiming layer{
+        .info = infos[i],
+        .measurement = measure([&] { p.net.run_layer(i); }, policy,
+                               progress_of(progress, infos[i].name, j + 1, indices.size() + 1))};
+    sum_ms += layer.measurement.stats.median.count();
+    timed.push_back(std::move(layer));
+  }
+  for (LayerTiming& layer : timed) {
+    layer.share = sum_ms > 0 ? layer.measurement.stats.median.count() / sum_ms : 0;
+  }
+  return timed;
+}
+
+}  // namespace hwnas

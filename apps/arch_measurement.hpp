@@ -1,0 +1,19 @@
+// The store row of an Arch timed end to end, the same for `hwnas bench` and the measured-latency
+// evaluator, so a search's cache and a bench run write and find the same rows.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "bench/arch_timing.hpp"
+#include "bench/measure.hpp"
+#include "store/store.hpp"
+
+namespace hwnas::cli {
+
+// kind Arch, key p.key, params_json {name, arch_hash, batch, res, params, seed, weights} from p and
+// its options, impl "subnet", flops and bytes of one forward of the batch, every statistic of m.
+MeasurementRow arch_measurement_row(const PreparedArch& p, const Measurement& m,
+                                    std::int64_t run_id, int threads, std::string repro);
+
+}  // namespace hwnas::cli

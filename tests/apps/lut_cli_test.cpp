@@ -1,0 +1,175 @@
+// `hwnas lut` as a user runs it: the real binary in a child process, a tiny space at res 32.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+
+#include "store/store.hpp"
+
+namespace hwnas {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Two small stages: 2 x 2 x 2 x (2 + 1 + 1) x ... subnets, every one runs in well under a ms.
+constexpr std::string_view kTinySpace = R"({
+  "name": "tiny", "resolutions": [32],
+  "stems": [{"convs": [{"kernel": 4, "stride": 4}], "norm": {"norm": "ln"}}],
+  "frame": "metaformer", "norm": {"norm": "ln"}, "mlp": {"mlp": "mlp", "act": "gelu_erf"},
+  "layer_scale": true,
+  "stages": [
+    {"depths": [1, 2], "widths": [16, 32], "mlp_ratios": [2, 4],
+     "mixers": [{"mixer": "dwconv", "k": [3, 5]}, {"mixer": "pool_mixer"},
+                {"mixer": "window_attention", "window": [4], "head_dim": [16]}]},
+    {"depths": [1, 2], "widths": [32, 48], "mlp_ratios": [2],
+     "downsample": {"downsample": "conv", "kernel": 2, "stride": 2, "norm": {"norm": "ln"},
+                    "norm_place": "post"},
+     "mixers": [{"mixer": "dwconv", "k": [3]}, {"mixer": "mhsa", "head_dim": [16]}]}],
+  "head": {"norm": {"norm": "ln"}, "norm_place": "before_pool", "num_classes": 10}})";
+
+struct Result {
+  int exit_code = -1;
+  std::string out, err;
+};
+
+class LutCliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("hwnas_lut_cli_test_" + std::to_string(getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    db_ = (dir_ / "t.db").string();
+    space_ = (dir_ / "tiny_space.json").string();
+    std::ofstream(space_) << kTinySpace;
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  // Runs `hwnas args` with stdout and stderr captured to files (the arguments are test constants).
+  Result hwnas(const std::string& args) {
+    const fs::path out = dir_ / "stdout.txt", err = dir_ / "stderr.txt";
+    const std::string command =
+        std::string(HWNAS_BINARY) + " " + args + " >" + out.string() + " 2>" + err.string();
+    const int status = std::system(command.c_str());
+    const auto slurp = [](const fs::path& p) {
+      std::ifstream in(p);
+      std::stringstream text;
+      text << in.rdbuf();
+      return text.str();
+    };
+    return {.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1,
+            .out = slurp(out),
+            .err = slurp(err)};
+  }
+
+  fs::path dir_;
+  std::string db_, space_;
+};
+
+TEST_F(LutCliTest, JsonReportsTheHeldOutErrorAndTheStoreHasOneLutRun) {
+  const std::string args = "lut --space " + space_ +
+                           " --samples 3 --calibrate 2 --res 32 --policy quick --threads 1 "
+                           "--seed 4 --json --log-level warn --db " +
+                           db_;
+  const Result r = hwnas(args);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  for (const char* key : {"mape", "worst_error", "within_5", "within_10", "kendall_tau", "run_id",
+                          "calibration", "uncalibrated", "archs", "archs_timed", "layers_timed"}) {
+    EXPECT_TRUE(j.contains(key)) << key << " in " << r.out;
+  }
+  EXPECT_EQ(j["samples"], 3);
+  EXPECT_EQ(j["calibrate"], 2);
+  ASSERT_EQ(j["archs"].size(), 3u);
+  // Two calibration pairs are fewer than five: the plain layer sum, claimed at 15 %.
+  EXPECT_EQ(j["calibration"]["a"], 1.0);
+  EXPECT_EQ(j["calibration"]["b_ms"], 0.0);
+  EXPECT_EQ(j["calibration"]["pairs"], 2);
+  EXPECT_EQ(j["calibration"]["relative_error"], 0.15);
+  double mape = 0, worst = 0;
+  for (const auto& a : j["archs"]) {
+    const double measured = a["measured_ms"], predicted = a["predicted_ms"];
+    EXPECT_GT(measured, 0.0);
+    EXPECT_EQ(predicted, a["layer_sum_ms"].get<double>());  // uncalibrated
+    EXPECT_NEAR(a["error"].get<double>(), (predicted - measured) / measured, 1e-12);
+    mape += std::abs(predicted - measured) / measured / 3;
+    worst = std::max(worst, std::abs(predicted - measured) / measured);
+  }
+  EXPECT_NEAR(j["mape"].get<double>(), mape, 1e-12);
+  EXPECT_NEAR(j["worst_error"].get<double>(), worst, 1e-12);
+  EXPECT_EQ(j["mape"], j["uncalibrated"]["mape"]);
+  EXPECT_GE(j["kendall_tau"].get<double>(), -1.0);
+  EXPECT_LE(j["kendall_tau"].get<double>(), 1.0);
+
+  Store store = Store::open(db_);
+  const std::int64_t run_id = j["run_id"];
+  EXPECT_EQ(store.run(run_id)->kind, "lut");
+  EXPECT_EQ(store.run(run_id)->status, RunStatus::Finished);
+  const auto rows = store.measurements_for_run(run_id);
+  const auto count = [&](MeasurementKind kind) {
+    return std::count_if(rows.begin(), rows.end(),
+                         [&](const MeasurementRow& m) { return m.kind == kind; });
+  };
+  EXPECT_EQ(count(MeasurementKind::Arch), j["archs_timed"].get<std::int64_t>());
+  EXPECT_EQ(count(MeasurementKind::Op), j["layers_timed"].get<std::int64_t>());
+  EXPECT_GE(j["archs_timed"].get<int>(), 1);
+
+  // The same command again: every arch and layer is a cache hit, the numbers are the same.
+  const Result again = hwnas(args);
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  const auto k = nlohmann::json::parse(again.out);
+  EXPECT_EQ(k["archs_timed"], 0);
+  EXPECT_EQ(k["layers_timed"], 0);
+  EXPECT_EQ(k["mape"], j["mape"]);
+
+  // The human form.
+  const Result human = hwnas("lut --space " + space_ +
+                             " --samples 2 --calibrate 1 --res 32 --policy quick --threads 1 "
+                             "--log-level warn --db " +
+                             db_);
+  ASSERT_EQ(human.exit_code, 0) << human.err;
+  EXPECT_NE(human.out.find("calibrated    MAPE"), std::string::npos) << human.out;
+  EXPECT_NE(human.out.find("layer sum     MAPE"), std::string::npos) << human.out;
+}
+
+TEST_F(LutCliTest, BadInputIsOneLineExitTwoAndWritesNothing) {
+  const std::string bad_space = (dir_ / "broken.json").string();
+  std::ofstream(bad_space) << "{\"name\": \"x\", \"stages\": [";
+  const std::string ok = " --space " + space_ + " --res 32";
+  const std::pair<std::string, std::string> cases[] = {
+      {"lut" + ok + " --samples 0", "--samples 0 must be >= 1"},
+      {"lut" + ok + " --calibrate -1", "--calibrate -1 must be >= 0"},
+      {"lut" + ok + " --batch 0", "--batch 0 must be >= 1"},
+      {"lut" + ok + " --policy slow", "--policy slow is not one of default, quick"},
+      {"lut --space " + space_ + " --res 64", "--res 64 is not one of the resolutions"},
+      {"lut --space " + bad_space + " --res 32", "broken.json"},
+      {"lut --res 32", "--space is required"},
+      {"lut --space " + (dir_ / "absent.json").string(), "absent.json: cannot read"},
+      {"lut" + ok + " --threads 0", "threads=0"},
+  };
+  for (const auto& [args, message] : cases) {
+    const Result r = hwnas(args + " --db " + db_);
+    EXPECT_EQ(r.exit_code, 2) << args << "\n" << r.err;
+    EXPECT_NE(r.err.find(message), std::string::npos) << args << " printed: " << r.err;
+    EXPECT_EQ(r.err.find("error: "), 0u) << args << " printed: " << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << args << " printed: " << r.err;
+    EXPECT_FALSE(fs::exists(db_)) << args << " created the database";
+  }
+}
+
+TEST_F(LutCliTest, Help) {
+  const Result r = hwnas("lut --help");
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.out.find("--calibrate"), std::string::npos) << r.out;
+}
+
+}  // namespace
+}  // namespace hwnas
