@@ -8,5 +8,7 @@ namespace hwnas::cli {
 void add_device_command(CLI::App& app);
 void add_bench_op_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
+void add_merge_command(CLI::App& app);
+void add_runs_command(CLI::App& app);
 
 }  // namespace hwnas::cli
