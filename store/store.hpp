@@ -53,6 +53,9 @@ struct RunDrift {
 
 struct RunRow {
   std::int64_t id = 0;  // set by the store
+  // Set by the store: 32 random hex digits naming the run in every file it is merged into (`hwnas
+  // merge` matches runs by it; ids differ between files); kept when the run is resumed.
+  std::string uid;
   std::string kind;     // "sweep", "bench", "search", ...
   std::int64_t device_id = 0;
   std::string config_json = "{}";  // the resolved configuration
@@ -175,6 +178,18 @@ class Store {
   int mark_stale_runs_unfinished();
   std::vector<RunRow> runs() const;  // oldest first
   std::optional<RunRow> run(std::int64_t id) const;
+
+  // Continues a run that a killed or failed process left, so a command can carry on where it
+  // stopped. The run must exist, be of `kind`, and not be running in a live process: a 'running'
+  // run whose process is dead is first marked unfinished (as open() does); one whose process is
+  // alive, or ran on another host (nothing here can tell), is refused. Sets status running, pid,
+  // host and process start to this process, finished_at and drift to NULL; keeps id, uid, config
+  // and every row stored under the run. Returns the updated row (its config_json tells the command
+  // what to continue). Throws InvalidArgument naming the run and the rule, e.g. "store: cannot
+  // resume run 7: run 7 is finished; nothing to resume".
+  RunRow resume_run(std::int64_t run_id, std::string_view kind);
+  // The distinct keys of the measurements stored under a run, sorted: what a resumed sweep skips.
+  std::vector<std::string> measured_keys(std::int64_t run_id) const;
 
   // Checks and inserts; returns the new ids. add_measurements writes all rows or none.
   std::int64_t add_measurement(const MeasurementRow& row);
