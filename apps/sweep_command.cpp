@@ -11,6 +11,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -151,6 +152,10 @@ void run(const SweepOptions& options) {
   // A fresh sweep checks --threads before it creates a store; a resumed one takes the run's.
   std::optional<Engine> engine;
   if (!options.resume) engine.emplace(make_engine(options.common));
+  if (options.resume && !std::filesystem::exists(options.common.db)) {
+    throw InvalidArgument(
+        fmt::format("sweep: --resume {}: no database at {}", *options.resume, options.common.db));
+  }
   Store store = Store::open(options.common.db);
   CommonOptions common = options.common;
   std::string policy_name = options.policy.value_or("default");

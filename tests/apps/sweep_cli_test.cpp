@@ -278,6 +278,7 @@ TEST_F(SweepCliTest, BadInputIsOneLineExitTwoAndNamesTheValue) {
       {"sweep --grid " + grid_ + " --policy slow", "--policy slow is not one of default, quick"},
       {"sweep --grid " + grid_ + " --threads 0", "threads=0"},
       {"sweep", "--grid is required"},
+      {"sweep --grid " + grid_ + " --resume 3", "--resume 3: no database at"},
   };
   for (const auto& [args, expected] : cases) {
     const Result r = hwnas(args + " --db " + db_);
