@@ -331,12 +331,20 @@ Store::State::State(Database database, int schema_version)
           "AND dtype = ?4 AND batch = ?5 ORDER BY id DESC LIMIT 1",
           kMeasurementColumns))),
       arch(db),
-      resume(db) {}
+      resume(db),
+      search(db) {}
 
 std::string Store::State::why_run_not_running(std::int64_t run_id) {
   const std::optional<RunRow> run = first_row(select_run.bind(1, run_id), read_run);
   if (!run) return fmt::format("run {} does not exist", run_id);
   return fmt::format("run {} is {}, not running", run_id, to_string(run->status));
+}
+
+void Store::State::require_running(std::int64_t run_id, std::string_view what) {
+  const std::optional<RunRow> run = first_row(select_run.bind(1, run_id), read_run);
+  if (!run || run->status != RunStatus::Running) {
+    throw InvalidArgument(fmt::format("store: cannot {}: {}", what, why_run_not_running(run_id)));
+  }
 }
 
 Store::Store(std::unique_ptr<State> state) : state_(std::move(state)) {}

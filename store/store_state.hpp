@@ -28,6 +28,14 @@ struct ResumeStatements {
   sqlite::Statement resume_run, select_measured_keys;
 };
 
+// search_generations, search_candidates, search_front, quality_scores (search_rows.cpp).
+struct SearchStatements {
+  explicit SearchStatements(const sqlite::Database& db);
+  sqlite::Statement insert_generation, insert_candidate, select_generations, select_candidates,
+      select_generation_candidates, delete_front, insert_front, select_front, upsert_quality,
+      select_quality;
+};
+
 }  // namespace hwnas::store_detail
 
 namespace hwnas {
@@ -37,6 +45,9 @@ struct Store::State {
 
   // The message for a run that cannot take a write: it is missing, or no longer running.
   std::string why_run_not_running(std::int64_t run_id);
+  // Throws InvalidArgument "store: cannot <what>: run 7 is finished, not running" unless the run
+  // exists and is running.
+  void require_running(std::int64_t run_id, std::string_view what);
 
   // Each measurement query reads its rows this way; the path names the file in a decoding error.
   auto measurement_reader() const {
@@ -52,6 +63,7 @@ struct Store::State {
   sqlite::Statement insert_measurement, select_run_measurements, select_latest_measurement;
   store_detail::ArchStatements arch;      // archs and layer_times (arch_rows.cpp)
   store_detail::ResumeStatements resume;  // run_resume.cpp
+  store_detail::SearchStatements search;  // search_rows.cpp
 };
 
 }  // namespace hwnas
