@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "store/merge.hpp"
 #include "store/sqlite.hpp"
 #include "store/store.hpp"
 
@@ -252,9 +253,14 @@ TEST_F(SweepCliTest, ShardsSplitTheGridAndMergeIntoIt) {
   const std::string out = (dir_ / "out.db").string();
   const Result merged = hwnas("merge " + a + " " + b + " -o " + out);
   if (merged.err.find("unknown command 'merge'") != std::string::npos) {
-    GTEST_SKIP() << "hwnas merge is not in this build yet (wt/store)";
+    // This build predates `hwnas merge` (wt/store): fold the shards with the function it runs.
+    Store dst = Store::open(out);
+    merge_store(dst, a);
+    merge_store(dst, b);
+    merge_store(dst, b);  // twice adds nothing
+  } else {
+    ASSERT_EQ(merged.exit_code, 0) << merged.err;
   }
-  ASSERT_EQ(merged.exit_code, 0) << merged.err;
   Store so = Store::open(out);
   std::vector<std::string> all;
   for (const RunRow& run : so.runs()) {
