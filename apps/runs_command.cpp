@@ -52,11 +52,13 @@ std::string summary_of(const Listed& l) {
   const nlohmann::json& c = l.config;
   const std::string& kind = l.run.kind;
   if (kind == "search") {
-    std::string s = fmt::format("space={} objectives={} population={} x generations={}",
+    std::string s = fmt::format("space={} objectives={} latency={} population={} x generations={}",
                                 value_of(c, "space"), value_of(c, "objectives"),
-                                value_of(c, "population"), value_of(c, "generations"));
-    for (const char* budget : {"latency_budget_ms", "params_budget"}) {
-      if (c.contains(budget) && !c[budget].is_null())
+                                value_of(c, "latency"), value_of(c, "population"),
+                                value_of(c, "generations"));
+    // The budgets are stored as typed ("20ms", "30M"); empty = none.
+    for (const char* budget : {"latency_budget", "params_budget"}) {
+      if (c.contains(budget) && c[budget].is_string() && !c[budget].get<std::string>().empty())
         s += fmt::format(" {}={}", budget, value_of(c, budget));
     }
     return s + fmt::format(" completed={}", l.generations);
