@@ -42,8 +42,10 @@ struct SearchSettings {
   std::string latency = "measured";
   std::string latency_budget;  // "20ms"; empty = none
   std::string params_budget;   // "30M"; empty = none
-  int population = 16;
-  int generations = 10;
+  // About 500 candidates: ~10 minutes on this 2-core machine at ~1 s per new candidate (build,
+  // time, score; bench/RESULTS.md "Search").
+  int population = 24;
+  int generations = 20;
   double mutation_p = 0.15;
   double crossover_p = 0.9;
   int early_stop = 0;
