@@ -1,10 +1,9 @@
-// The numbers behind NaswotSetup's default batch (not part of the suite: DISABLED_, run with
-//   ./build/tests/search_tests --gtest_also_run_disabled_tests --gtest_filter='*NaswotTiming*'
-// ): the time of one evaluation (build + forward + kernel + log det) at 224 for a swin_t-sized
-// and a small subnet of the default space at batch 16 / 32 / 64, and Kendall's tau between the
-// scores of random subnets at batch 16 or 32 and at batch 64.
-#include <gtest/gtest.h>
-
+// The study behind NaswotSetup's default proxy batch (a measurement, so not a test): the time of
+// one NASWOT evaluation (build + observed forward + kernel + log det) at 224 for a swin_t-sized and
+// a small subnet of the default space at batch 16 / 32 / 64, and Kendall's tau between the scores
+// of random subnets at each batch and at batch 64 (and against their MACs).
+//
+//   build/release/search/hwnas_naswot_study            # HWNAS_THREADS=2 HWNAS_SUBNETS=15
 #include <chrono>
 #include <cstdlib>
 #include <iostream>
@@ -12,34 +11,13 @@
 #include <string>
 #include <vector>
 
+#include "search/genome.hpp"
 #include "search/naswot.hpp"
+#include "search/predictor_error.hpp"
 #include "supernet/subnet.hpp"
-#include "tests/search/random_subnet.hpp"
 
 namespace hwnas {
 namespace {
-
-// Kendall's tau-b over pairs (ties in either list count as neither).
-double kendall_tau(const std::vector<double>& a, const std::vector<double>& b) {
-  double concordant = 0, discordant = 0, ties_a = 0, ties_b = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    for (std::size_t j = i + 1; j < a.size(); ++j) {
-      const double x = a[i] - a[j], y = b[i] - b[j];
-      if (x == 0 && y == 0) continue;
-      if (x == 0) {
-        ++ties_a;
-      } else if (y == 0) {
-        ++ties_b;
-      } else if ((x > 0) == (y > 0)) {
-        ++concordant;
-      } else {
-        ++discordant;
-      }
-    }
-  }
-  return (concordant - discordant) /
-         std::sqrt((concordant + discordant + ties_a) * (concordant + discordant + ties_b));
-}
 
 Arch uniform_arch(const SearchSpace& space, const std::vector<std::int64_t>& widths,
                   const std::vector<std::int64_t>& depths, const std::string& mixer, double ratio) {
@@ -66,15 +44,18 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-TEST(NaswotTiming, DISABLED_BatchSizeTimeAndRankAgreement) {
+}  // namespace
+}  // namespace hwnas
+
+int main() {
+  using namespace hwnas;
   const SearchSpace space =
       load_search_space_file(std::string(HWNAS_SOURCE_DIR) + "/supernet/spaces/default.json");
   const int threads = std::getenv("HWNAS_THREADS") ? std::atoi(std::getenv("HWNAS_THREADS")) : 2;
   const Engine engine = Engine::cpu({.threads = threads});
   auto t0 = std::chrono::steady_clock::now();
   const WeightStore shared = make_shared_weights(space, 1);
-  std::cout << "[ timing ] shared store: " << shared.numel() << " weights, " << seconds_since(t0)
-            << " s\n";
+  std::cout << "shared store: " << shared.numel() << " weights, " << seconds_since(t0) << " s\n";
   const std::vector<std::int64_t> batches = {16, 32, 64};
   std::vector<NaswotEvaluator> evals;
   for (const std::int64_t b : batches) {
@@ -102,10 +83,10 @@ TEST(NaswotTiming, DISABLED_BatchSizeTimeAndRankAgreement) {
       t0 = std::chrono::steady_clock::now();
       net.forward(images.cview(), logits.view());
       const double forward_s = seconds_since(t0);
-      std::cout << "[ timing ] " << name << " (" << cost.params / 1e6 << " M params, "
-                << cost.flops / 2e9 << " GMACs) batch=" << batches[i] << " threads=" << threads
-                << " eval_s=" << eval_s << " (build_s=" << build_s << " forward_s=" << forward_s
-                << ") score=" << score << "\n";
+      std::cout << "" << name << " (" << cost.params / 1e6 << " M params, " << cost.flops / 2e9
+                << " GMACs) batch=" << batches[i] << " threads=" << threads << " eval_s=" << eval_s
+                << " (build_s=" << build_s << " forward_s=" << forward_s << ") score=" << score
+                << "\n";
     }
   }
   const int count = std::getenv("HWNAS_SUBNETS") ? std::atoi(std::getenv("HWNAS_SUBNETS")) : 15;
@@ -113,9 +94,9 @@ TEST(NaswotTiming, DISABLED_BatchSizeTimeAndRankAgreement) {
   std::vector<std::vector<double>> scores(batches.size());
   std::vector<double> total_s(batches.size()), gmacs;
   for (int t = 0; t < count; ++t) {
-    const Arch arch = testing::random_subnet(space, rng);
+    const Arch arch = sample_arch(space, rng, 224);
     gmacs.push_back(arch_cost(arch, 224).flops / 2e9);
-    std::cout << "[ timing ] subnet " << t << " gmacs=" << gmacs.back();
+    std::cout << "subnet " << t << " gmacs=" << gmacs.back();
     for (std::size_t i = 0; i < batches.size(); ++i) {
       t0 = std::chrono::steady_clock::now();
       scores[i].push_back(evals[i].evaluate(arch).value);
@@ -125,11 +106,9 @@ TEST(NaswotTiming, DISABLED_BatchSizeTimeAndRankAgreement) {
     std::cout << "\n";
   }
   for (std::size_t i = 0; i < batches.size(); ++i) {
-    std::cout << "[ timing ] batch=" << batches[i] << " mean_eval_s=" << total_s[i] / count
-              << " tau_vs_b64=" << kendall_tau(scores[i], scores.back())
-              << " tau_vs_gmacs=" << kendall_tau(scores[i], gmacs) << "\n";
+    std::cout << "batch=" << batches[i] << " mean_eval_s=" << total_s[i] / count
+              << " tau_vs_b64=" << predictor_error(scores[i], scores.back()).kendall_tau
+              << " tau_vs_gmacs=" << predictor_error(scores[i], gmacs).kendall_tau << "\n";
   }
+  return 0;
 }
-
-}  // namespace
-}  // namespace hwnas
