@@ -411,6 +411,34 @@ TEST_F(SearchCli, LutSearchMeasuresItsFront) {
   }
 }
 
+// A resumed lut search rebuilds its population from the store and measures its final front: the
+// archs it gets back from the store must be storable again.
+TEST_F(SearchCli, AKilledLutSearchResumesAndMeasuresItsFront) {
+  const std::string args = fmt::format("--latency lut --latency-budget 0.05ms {}", kLong);
+  std::int64_t run_id = 0;
+  const pid_t pid = spawn_until_a_generation(args, "lk.db", run_id);
+  kill(pid, SIGKILL);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_NE(run_id, 0);
+  ASSERT_TRUE(WIFSIGNALED(status)) << "the search finished before it could be killed";
+  const std::string db = file("lk.db");
+  const CliResult resumed = hwnas(fmt::format("search --resume {} --db {}", run_id, db));
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  const Store store = Store::open(db);
+  EXPECT_EQ(store.run(run_id)->status, RunStatus::Finished);
+  EXPECT_EQ(store.generations(run_id).size(), static_cast<std::size_t>(kLongGenerations + 1));
+  const std::vector<FrontRow> front = store.front(run_id);
+  ASSERT_FALSE(front.empty());
+  for (const FrontRow& row : front) EXPECT_EQ(row.latency_source, "measured") << row.arch_hash;
+  std::set<std::string> measured;
+  for (const MeasurementRow& row : store.measurements_for_run(run_id)) {
+    if (row.kind == MeasurementKind::Arch) {
+      EXPECT_TRUE(measured.insert(row.arch_hash).second) << row.arch_hash << " measured twice";
+    }
+  }
+}
+
 // Every bad value is one line on stderr, exit 2, naming the flag or file and the value, and
 // writes no store.
 TEST_F(SearchCli, BadInputIsExitTwoNamesTheValueAndWritesNothing) {
