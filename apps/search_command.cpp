@@ -18,6 +18,8 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
+#include <tuple>
+#include <utility>
 
 #include "apps/cli_common.hpp"
 #include "apps/commands.hpp"
@@ -25,6 +27,7 @@
 #include "apps/quality_cache.hpp"
 #include "apps/quantity.hpp"
 #include "apps/search_store.hpp"
+#include "apps/stop_signals.hpp"
 #include "bench/drift.hpp"
 #include "bench/log.hpp"
 #include "kernels/error.hpp"
@@ -124,24 +127,53 @@ nlohmann::json to_json(const SearchSettings& s, const std::string& space_json, i
           {"policy", s.policy}};
 }
 
-SearchSettings settings_from_run(const nlohmann::json& j) {
-  SearchSettings s;
-  s.space_path = j.at("space").get<std::string>();
-  s.objectives = j.at("objectives").get<std::string>();
-  s.latency = j.at("latency").get<std::string>();
-  s.latency_budget = j.at("latency_budget").get<std::string>();
-  s.params_budget = j.at("params_budget").get<std::string>();
-  s.population = j.at("population").get<int>();
-  s.generations = j.at("generations").get<int>();
-  s.mutation_p = j.at("mutation_p").get<double>();
-  s.crossover_p = j.at("crossover_p").get<double>();
-  s.early_stop = j.at("early_stop").get<int>();
-  s.batch = j.at("batch").get<std::int64_t>();
-  s.resolution = j.at("res").get<std::int64_t>();
-  s.seed = j.at("seed").get<std::uint64_t>();
-  s.proxy_batch = j.at("proxy_batch").get<std::int64_t>();
-  s.policy = j.at("policy").get<std::string>();
-  return s;
+// The settings a search run was started with, from its stored config. Throws IoError when the
+// config lacks a field or holds one of another type (a run of another hwnas version).
+SearchSettings settings_from_run(const RunRow& run) {
+  try {
+    const nlohmann::json j = nlohmann::json::parse(run.config_json);
+    SearchSettings s;
+    s.space_path = j.at("space").get<std::string>();
+    s.objectives = j.at("objectives").get<std::string>();
+    s.latency = j.at("latency").get<std::string>();
+    s.latency_budget = j.at("latency_budget").get<std::string>();
+    s.params_budget = j.at("params_budget").get<std::string>();
+    s.population = j.at("population").get<int>();
+    s.generations = j.at("generations").get<int>();
+    s.mutation_p = j.at("mutation_p").get<double>();
+    s.crossover_p = j.at("crossover_p").get<double>();
+    s.early_stop = j.at("early_stop").get<int>();
+    s.batch = j.at("batch").get<std::int64_t>();
+    s.resolution = j.at("res").get<std::int64_t>();
+    s.seed = j.at("seed").get<std::uint64_t>();
+    s.proxy_batch = j.at("proxy_batch").get<std::int64_t>();
+    s.policy = j.at("policy").get<std::string>();
+    return s;
+  } catch (const nlohmann::json::exception& e) {
+    throw IoError(
+        fmt::format("search: run {} holds no usable search config: {}", run.id, e.what()));
+  }
+}
+
+// The run's stored space JSON and thread count (see settings_from_run).
+std::pair<std::string, int> space_and_threads_of_run(const RunRow& run) {
+  try {
+    const nlohmann::json j = nlohmann::json::parse(run.config_json);
+    return {j.at("space_json").dump(), j.at("threads").get<int>()};
+  } catch (const nlohmann::json::exception& e) {
+    throw IoError(
+        fmt::format("search: run {} holds no usable search config: {}", run.id, e.what()));
+  }
+}
+
+// The space file is the user's input: one that cannot be read is bad input, as bench and lut
+// treat their files.
+SearchSpace load_space(const std::string& path) {
+  try {
+    return load_search_space_file(path);
+  } catch (const IoError& e) {
+    throw InvalidArgument(fmt::format("search: --space {}", e.what()));
+  }
 }
 
 void check_settings(const SearchSettings& s) {
@@ -214,10 +246,58 @@ void print_front(const SearchResult& result, std::int64_t run_id) {
              "from archs where hash='<hash>'\" > arch.json`, or hwnas search ... --json\n");
 }
 
+// Stops the search at the next candidate once SIGINT or SIGTERM arrived: every candidate
+// evaluated so far is stored (the evaluators commit each one), the run is marked unfinished at
+// once, and the error names the --resume that continues it.
+class StoppableObserver final : public SearchObserver {
+ public:
+  StoppableObserver(SearchObserver& inner, const StopSignals& signals, RunScope& scope, bool tty,
+                    int completed_generation)
+      : inner_(&inner),
+        signals_(&signals),
+        scope_(&scope),
+        tty_(tty),
+        completed_generation_(completed_generation) {}
+
+  void on_generation(const GenerationReport& report) override {
+    inner_->on_generation(report);
+    completed_generation_ = report.generation;
+    stop_if_signalled();
+  }
+  void on_evaluation(int generation, int index, int count, const Candidate& candidate) override {
+    inner_->on_evaluation(generation, index, count, candidate);
+    stop_if_signalled();
+  }
+
+ private:
+  void stop_if_signalled() {
+    if (signals_->received() == 0) return;
+    if (tty_) std::fprintf(stderr, "\r\033[K");
+    scope_->finish(RunStatus::Unfinished);
+    const std::int64_t id = scope_->id();
+    throw Error(fmt::format(
+        "search: stopped by signal {} {}; run {} is unfinished: continue it with --resume {}",
+        signals_->received(),
+        completed_generation_ < 0 ? std::string("before generation 0 was complete")
+                                  : fmt::format("after generation {}", completed_generation_),
+        id, id));
+  }
+
+  SearchObserver* inner_;
+  const StopSignals* signals_;
+  RunScope* scope_;
+  bool tty_;
+  int completed_generation_;
+};
+
 void run(const SearchOptions& options) {
   SearchSettings settings = options.settings;
-  // Open and check the store first only when resuming: the run's settings decide everything.
-  std::optional<RunRow> resumed_row;
+  CommonOptions common = options.common;
+  // A fresh search reads and checks everything the user gave before a store is opened or
+  // created, so bad input writes nothing; a resumed one takes every setting from its run.
+  std::optional<Store> store;
+  std::optional<RunRow> resumed;
+  std::string stored_space_json;
   if (options.resume) {
     if (!options.given.empty()) {
       throw InvalidArgument(fmt::format(
@@ -228,66 +308,65 @@ void run(const SearchOptions& options) {
       throw InvalidArgument(fmt::format("search: --resume {}: no database at {}", *options.resume,
                                         options.common.db));
     }
-  }
-  Store store = Store::open(options.common.db);
-  std::string space_json;
-  if (options.resume) {
-    const std::optional<RunRow> row = store.run(*options.resume);
-    if (!row || row->kind != "search") {
-      throw InvalidArgument(fmt::format("search: --resume {}: {}", *options.resume,
-                                        row ? fmt::format("run {} is a {} run, not a search",
-                                                          row->id, row->kind)
-                                            : fmt::format("no run {} in {}", *options.resume,
-                                                          options.common.db)));
+    store.emplace(Store::open(options.common.db));
+    resumed = store->run(*options.resume);
+    if (!resumed || resumed->kind != "search") {
+      throw InvalidArgument(fmt::format(
+          "search: --resume {}: {}", *options.resume,
+          resumed ? fmt::format("run {} is a '{}' run, not a search", resumed->id, resumed->kind)
+                  : fmt::format("no run {} in {}", *options.resume, options.common.db)));
     }
-    const nlohmann::json config = nlohmann::json::parse(row->config_json);
-    settings = settings_from_run(config);
-    space_json = config.at("space_json").dump();
-    if (options.common.threads && *options.common.threads != config.at("threads").get<int>()) {
-      throw InvalidArgument(fmt::format("search: --resume {} ran with --threads {}, not {}",
-                                        *options.resume, config.at("threads").get<int>(),
-                                        *options.common.threads));
+    settings = settings_from_run(*resumed);
+    int threads = 0;
+    std::tie(stored_space_json, threads) = space_and_threads_of_run(*resumed);
+    if (options.common.threads && *options.common.threads != threads) {
+      throw InvalidArgument(
+          fmt::format("search: --resume {}: --threads {} differs from the run's {}",
+                      *options.resume, *options.common.threads, threads));
     }
+    common.threads = threads;
   }
   check_settings(settings);
   const SearchConfig config = to_config(settings);
-  const SearchSpace space = space_json.empty()
-                                ? load_search_space_file(settings.space_path)
-                                : parse_search_space(space_json, settings.space_path);
+  const SearchSpace space = resumed ? parse_search_space(stored_space_json, settings.space_path)
+                                    : load_space(settings.space_path);
   if (std::find(space.resolutions.begin(), space.resolutions.end(), settings.resolution) ==
       space.resolutions.end()) {
     throw InvalidArgument(fmt::format("search: --res {} is not a resolution of {} ({})",
                                       settings.resolution, settings.space_path,
                                       fmt::join(space.resolutions, ", ")));
   }
-  if (space_json.empty()) space_json = to_json(space);
-
-  CommonOptions common = options.common;
-  if (options.resume) {
-    common.threads = nlohmann::json::parse(store.run(*options.resume)->config_json)
-                         .at("threads")
-                         .get<int>();
-  }
+  // Canonical in both cases: the quality cache key hashes it, so a resumed search (whose space
+  // comes back from the run's stored JSON, reformatted) finds the scores the run stored.
+  const std::string space_json = to_json(space);
   const Engine engine = make_engine(common);
+  if (!store) store.emplace(Store::open(options.common.db));
   const int threads = engine.threads();
-  const DeviceContext device = register_device(store, engine);
+  const DeviceContext device = register_device(*store, engine);
+  if (resumed && resumed->device_id != device.device_id) {
+    throw InvalidArgument(fmt::format(
+        "search: --resume {}: run {} measured device {}, this is device {}: a search is resumed "
+        "on the machine it began on (its latencies would not be one device's)",
+        resumed->id, resumed->id, resumed->device_id, device.device_id));
+  }
   std::optional<RunScope> scope;
-  if (options.resume) {
-    scope.emplace(store, RunScope::Resume{.run_id = *options.resume, .kind = "search"});
+  if (resumed) {
+    scope.emplace(*store, RunScope::Resume{.run_id = resumed->id, .kind = "search"});
   } else {
-    scope.emplace(store, RunRow{.kind = "search",
-                                .device_id = device.device_id,
-                                .config_json = to_json(settings, space_json, threads).dump(),
-                                .code_version = device.fingerprint.code_version,
-                                .software_json = software_json(device.fingerprint)});
+    scope.emplace(*store, RunRow{.kind = "search",
+                                 .device_id = device.device_id,
+                                 .config_json = to_json(settings, space_json, threads).dump(),
+                                 .code_version = device.fingerprint.code_version,
+                                 .software_json = software_json(device.fingerprint)});
   }
   const std::int64_t run_id = scope->id();
   const std::optional<ResumePoint> resume =
-      options.resume ? load_resume_point(store, run_id) : std::nullopt;
-  if (options.resume) {
+      resumed ? load_resume_point(*store, run_id) : std::nullopt;
+  if (resumed) {
     log::info("search", "resuming run {} after generation {}", run_id,
               resume ? resume->completed_generation : -1);
   }
+  const StopSignals signals;
 
   const MeasurePolicy policy =
       settings.policy == "quick" ? MeasurePolicy::quick() : MeasurePolicy{};
@@ -299,9 +378,15 @@ void run(const SearchOptions& options) {
                                        .seed = settings.seed};
   std::unique_ptr<LatencyEvaluator> latency;
   if (settings.latency == "lut") {
-    latency = std::make_unique<LutLatency>(engine, store, latency_options);
+    auto lut = std::make_unique<LutLatency>(engine, *store, latency_options);
+    // A resumed or repeated search starts from the calibration the store's end-to-end
+    // measurements already give, as the interrupted run had built it up.
+    const std::size_t pairs = lut->add_stored_pairs();
+    log::info("search", "lookup table: {} calibration pairs from the store; {}", pairs,
+              describe(lut->calibration()));
+    latency = std::move(lut);
   } else {
-    latency = std::make_unique<MeasuredLatency>(engine, store, latency_options);
+    latency = std::make_unique<MeasuredLatency>(engine, *store, latency_options);
   }
   const NaswotSetup naswot_setup{.resolution = settings.resolution,
                                  .batch = settings.proxy_batch,
@@ -313,18 +398,20 @@ void run(const SearchOptions& options) {
                          settings.resolution);
   // A slice's values depend on the largest shapes of the space it was declared for, so a score is
   // only reused under the same space.
-  CachedQuality quality(naswot, store,
-                        fmt::format("{},space={:016x}", config_key(naswot_setup), fnv1a64(space_json)));
+  CachedQuality quality(
+      naswot, *store,
+      fmt::format("{},space={:016x}", config_key(naswot_setup), fnv1a64(space_json)));
 
   const bool tty = isatty(fileno(stderr)) != 0;
-  StoreSearchObserver observer(store, run_id,
-                               {.tty = tty,
-                                .generations = settings.generations,
-                                .population = settings.population},
-                               resume ? resume->completed_generation + 1 : 0);
+  StoreSearchObserver store_observer(
+      *store, run_id,
+      {.tty = tty, .generations = settings.generations, .population = settings.population},
+      resume ? resume->completed_generation + 1 : 0);
+  StoppableObserver observer(store_observer, signals, *scope, tty,
+                             resume ? resume->completed_generation : -1);
   DriftMonitor drift = DriftMonitor::start(policy);
   const SearchResult result = run_search(space, config, *latency, quality, observer, resume);
-  store.set_front(run_id, front_rows(run_id, result.front));
+  store->set_front(run_id, front_rows(run_id, result.front));
   const DriftCheck check = drift.finish();
   if (check.drifted) {
     log::warn("search",

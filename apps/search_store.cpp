@@ -164,6 +164,9 @@ std::optional<ResumePoint> load_resume_point(const Store& store, std::int64_t ru
                                   row.arch_hash));
       }
       Arch arch = parse_arch(stored->canonical_json, fmt::format("archs[{}]", row.arch_hash));
+      // The canonical JSON holds no name, and the latency evaluators store an arch under its
+      // name when they measure it (a lut search measures its final front): the stored one.
+      arch.name = stored->name;
       archs.emplace(row.arch_hash, arch);
       point.evaluated.push_back(from_row(row, std::move(arch)));
     }

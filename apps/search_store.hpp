@@ -52,10 +52,10 @@ class StoreSearchObserver final : public SearchObserver {
 ArchRow arch_row(const Arch& arch, const std::string& hash);
 
 // The point a killed or failed search continues from: its last stored generation's population
-// (archs rebuilt from the store's canonical JSON, objectives from their newest candidate row),
-// reference point, every generation's hypervolume, and every candidate evaluated so far (the
-// run's memo). nullopt when no generation was completed. Throws IoError when a stored row is
-// inconsistent (a population hash without an arch or candidate row).
+// (archs rebuilt from the store's canonical JSON and named as stored, objectives from their newest
+// candidate row), reference point, every generation's hypervolume, and every candidate evaluated
+// so far (the run's memo). nullopt when no generation was completed. Throws IoError when a stored
+// row is inconsistent (a population hash without an arch or candidate row).
 std::optional<ResumePoint> load_resume_point(const Store& store, std::int64_t run_id);
 
 std::vector<FrontRow> front_rows(std::int64_t run_id, std::span<const Candidate> front);

@@ -9,7 +9,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -21,6 +20,7 @@
 #include "apps/cli_common.hpp"
 #include "apps/commands.hpp"
 #include "apps/measurement_output.hpp"
+#include "apps/stop_signals.hpp"
 #include "bench/drift.hpp"
 #include "bench/log.hpp"
 #include "bench/op_registry.hpp"
@@ -43,35 +43,6 @@ struct SweepOptions {
 };
 
 using Clock = std::chrono::steady_clock;
-
-// SIGINT / SIGTERM end the sweep between two points, so the run is marked unfinished at once (a
-// point takes at most ~12 s under the default policy). The handler resets itself: a second signal
-// kills the process as usual, and the next Store::open marks the run unfinished.
-volatile std::sig_atomic_t g_signal = 0;
-
-extern "C" void on_signal(int signal) { g_signal = signal; }
-
-class SignalGuard {
- public:
-  SignalGuard() {
-    struct sigaction action {};
-    action.sa_handler = on_signal;
-    action.sa_flags = SA_RESETHAND;
-    sigemptyset(&action.sa_mask);
-    sigaction(SIGINT, &action, &old_int_);
-    sigaction(SIGTERM, &action, &old_term_);
-  }
-  SignalGuard(const SignalGuard&) = delete;
-  SignalGuard& operator=(const SignalGuard&) = delete;
-  ~SignalGuard() {
-    sigaction(SIGINT, &old_int_, nullptr);
-    sigaction(SIGTERM, &old_term_, nullptr);
-  }
-
- private:
-  struct sigaction old_int_ {};
-  struct sigaction old_term_ {};
-};
 
 // "45s", "3m05s", "1h02m".
 std::string duration_text(double seconds) {
@@ -217,8 +188,9 @@ void run(const SweepOptions& options) {
             run_id, options.grid, grid.size(), to_string(shard), points.size(), done_before,
             todo.size(), threads, policy_name);
 
-  const SignalGuard signals;
-  g_signal = 0;
+  // SIGINT / SIGTERM end the sweep between two points, so the run is marked unfinished at once (a
+  // point takes at most ~12 s under the default policy).
+  const StopSignals signals;
   // A drift check brackets the sweep; one point is too short for drift to matter.
   std::optional<DriftMonitor> drift;
   if (todo.size() > 1) drift = DriftMonitor::start(policy);
@@ -227,7 +199,7 @@ void run(const SweepOptions& options) {
   std::vector<double> point_s;  // wall time per point: preparation, measurement and the commit
   std::size_t done = done_before;
   for (const SweepPoint* p : todo) {
-    if (g_signal != 0) break;
+    if (signals.received() != 0) break;
     const Clock::time_point point_start = Clock::now();
     const double elapsed_s = std::chrono::duration<double>(point_start - start).count();
     const std::string eta =
@@ -264,12 +236,12 @@ void run(const SweepOptions& options) {
     }
   }
   if (tty) fmt::print(stderr, "\r\033[K");
-  if (g_signal != 0) {
+  if (signals.received() != 0) {
     scope->finish(RunStatus::Unfinished);
     throw Error(fmt::format(
         "sweep: stopped by signal {} after {}/{} points; run {} is unfinished: continue it "
         "with --resume {}",
-        static_cast<int>(g_signal), done, points.size(), run_id, run_id));
+        signals.received(), done, points.size(), run_id, run_id));
   }
   std::optional<RunDrift> run_drift;
   if (drift) {
