@@ -198,7 +198,7 @@ void run(const LutOptions& options) {
     const bool calibrating = static_cast<std::int64_t>(i) < options.calibrate;
     if (!calibrating && static_cast<std::int64_t>(i) == options.calibrate) {
       lut.set_updates(CalibrationUpdates::Frozen);
-      log::info("lut", "calibration {}", describe(lut.calibration()));
+      log::info("lut", "calibration {}", lut.calibration_summary());
     }
     const LatencyEstimate e = lut.measure(archs[i]);
     const LutLatency::LayerSum sum = lut.layer_sum(archs[i]);  // every entry is stored by now
