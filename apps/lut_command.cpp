@@ -154,8 +154,8 @@ void run(const LutOptions& options) {
     try {
       return load_search_space_file(options.space);
     } catch (const IoError& e) {
-      throw InvalidArgument(
-          fmt::format("lut: --space {}", e.what()));  // the user's input, as bench
+      // A space file that cannot be read is the user's input, as bench treats its files.
+      throw InvalidArgument(fmt::format("lut: --space {}", e.what()));
     }
   }();
   if (std::find(space.resolutions.begin(), space.resolutions.end(), options.resolution) ==
