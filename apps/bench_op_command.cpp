@@ -41,15 +41,6 @@ void print_list() {
   }
 }
 
-// "linear:m=1,k=2" -> "hwnas bench-op linear m=1 k=2 --threads N": re-measures exactly this point.
-std::string repro_command(const std::string& key, int threads) {
-  std::string words = key;
-  for (char& c : words) {
-    if (c == ':' || c == ',') c = ' ';
-  }
-  return fmt::format("hwnas bench-op {} --threads {}", words, threads);
-}
-
 struct Result {
   const Workload* workload;
   Measurement measurement;
@@ -71,25 +62,8 @@ nlohmann::json to_json(const Result& r, int threads, std::int64_t run_id) {
             {"threads", threads},
             {"run_id", run_id},
             {"measurement_id", r.measurement_id},
-            {"repro", repro_command(r.workload->key, threads)}});
+            {"repro", op_repro_command(r.workload->key, threads)}});
   return j;
-}
-
-MeasurementRow to_row(const Result& r, std::int64_t run_id, int threads) {
-  nlohmann::json params = nlohmann::json::object();
-  for (const auto& [name, value] : r.workload->params) params[name] = value;
-  const std::string& key = r.workload->key;
-  MeasurementRow row{.run_id = run_id,
-                     .kind = MeasurementKind::Op,
-                     .key = key,
-                     .params_json = params.dump(),
-                     .threads = threads,
-                     .impl = r.workload->impl,
-                     .flops = r.workload->cost.flops,
-                     .bytes = r.workload->cost.bytes,
-                     .repro = repro_command(key, threads)};
-  set_statistics(row, r.measurement);
-  return row;
 }
 
 void print_result(const Result& r) {
@@ -184,7 +158,8 @@ void run(const BenchOpOptions& options) {
       warned_roofline = true;
     }
     // Each measurement is committed as it completes: a killed suite keeps what it finished.
-    r.measurement_id = store.add_measurement(to_row(r, run_scope.id(), threads));
+    r.measurement_id =
+        store.add_measurement(op_measurement_row(w, r.measurement, run_scope.id(), threads));
     log::info("bench-op", "{}/{} key={} median_ms={:.4f} cv={:.3f} n={} impl={}", i + 1, workloads.size(), w.key,
               median.count(), r.measurement.stats.cv, r.measurement.stats.n, w.impl);
     if (options.json) {

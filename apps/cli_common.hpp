@@ -3,10 +3,10 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
-
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "bench/fingerprint.hpp"
 #include "kernels/engine.hpp"
@@ -45,15 +45,25 @@ namespace hwnas::cli {
 class RunScope {
  public:
   RunScope(Store& store, const RunRow& row) : store_(&store), id_(store.begin_run(row)) {}
+  // Continues a run a killed or failed process left (Store::resume_run: throws InvalidArgument for
+  // a missing, finished, live or other-kind run); `resumed` is its row as the store now holds it.
+  struct Resume {
+    std::int64_t run_id = 0;
+    std::string_view kind;
+  };
+  RunScope(Store& store, const Resume& resume)
+      : store_(&store), resumed_(store.resume_run(resume.run_id, resume.kind)), id_(resumed_->id) {}
   RunScope(const RunScope&) = delete;
   RunScope& operator=(const RunScope&) = delete;
   ~RunScope();
 
   std::int64_t id() const { return id_; }
+  const std::optional<RunRow>& resumed() const { return resumed_; }
   void finish(RunStatus status, std::optional<RunDrift> drift = std::nullopt);
 
  private:
   Store* store_;
+  std::optional<RunRow> resumed_;
   std::int64_t id_;
   bool finished_ = false;
 };

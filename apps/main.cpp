@@ -38,7 +38,11 @@ int main(int argc, char** argv) {
   hwnas::cli::add_device_command(app);
   hwnas::cli::add_bench_op_command(app);
   hwnas::cli::add_bench_command(app);
+  hwnas::cli::add_search_command(app);
   hwnas::cli::add_lut_command(app);
+  hwnas::cli::add_merge_command(app);
+  hwnas::cli::add_runs_command(app);
+  hwnas::cli::add_sweep_command(app);
   // CLI11 would only say "a subcommand is required"; name the word that is not one.
   std::vector<std::string> names;
   for (const CLI::App* command : app.get_subcommands({})) names.push_back(command->get_name());

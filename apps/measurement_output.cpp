@@ -1,6 +1,33 @@
 #include "apps/measurement_output.hpp"
 
+#include <fmt/format.h>
+
 namespace hwnas::cli {
+
+std::string op_repro_command(const std::string& key, int threads) {
+  std::string words = key;
+  for (char& c : words) {
+    if (c == ':' || c == ',') c = ' ';
+  }
+  return fmt::format("hwnas bench-op {} --threads {}", words, threads);
+}
+
+MeasurementRow op_measurement_row(const Workload& workload, const Measurement& m,
+                                  std::int64_t run_id, int threads) {
+  nlohmann::json params = nlohmann::json::object();
+  for (const auto& [name, value] : workload.params) params[name] = value;
+  MeasurementRow row{.run_id = run_id,
+                     .kind = MeasurementKind::Op,
+                     .key = workload.key,
+                     .params_json = params.dump(),
+                     .threads = threads,
+                     .impl = workload.impl,
+                     .flops = workload.cost.flops,
+                     .bytes = workload.cost.bytes,
+                     .repro = op_repro_command(workload.key, threads)};
+  set_statistics(row, m);
+  return row;
+}
 
 std::string measurement_flags(const Measurement& m) {
   std::string flags;

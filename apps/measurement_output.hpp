@@ -7,6 +7,7 @@
 #include <string>
 
 #include "bench/measure.hpp"
+#include "bench/op_registry.hpp"
 #include "store/store.hpp"
 
 namespace hwnas::cli {
@@ -21,5 +22,13 @@ void set_statistics(MeasurementRow& row, const Measurement& m);
 // median_ms, p10_ms, p90_ms, p99_ms, min_ms, mean_ms, stddev_ms, mad_ms, cv, ci_low_ms, ci_high_ms,
 // samples, repeats, converged, high_cv.
 nlohmann::json statistics_json(const Measurement& m);
+
+// "linear:m=1,k=2" -> "hwnas bench-op linear m=1 k=2 --threads N": re-measures exactly this op
+// point (bench-op and sweep store it as the row's repro).
+std::string op_repro_command(const std::string& key, int threads);
+
+// The store row of one timed op workload (kind op, key, params, cost, impl, repro, statistics).
+MeasurementRow op_measurement_row(const Workload& workload, const Measurement& m,
+                                  std::int64_t run_id, int threads);
 
 }  // namespace hwnas::cli

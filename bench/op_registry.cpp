@@ -44,6 +44,11 @@ Workload make_workload(const Engine& engine, std::string_view op, std::span<cons
   return workload;
 }
 
+std::string workload_key(std::string_view op, std::span<const std::string> assignments) {
+  const OpEntry& entry = find_op(op);
+  return entry.check(Params::parse(entry.name, entry.params, assignments));
+}
+
 std::vector<SuiteEntry> backbone_suite() {
   struct Stage {
     int index;

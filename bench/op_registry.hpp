@@ -34,6 +34,10 @@ struct OpEntry {
   std::string summary;
   std::span<const ParamSpec> params;
   std::function<Workload(const Engine&, const Params&, std::uint64_t seed)> make;
+  // Runs every check make() runs before it allocates (the op's own rules: heads dividing c, an odd
+  // kernel, ...) and returns the key make()'s Workload carries. Cheap: no tensors, no plan, so a
+  // sweep can validate a whole grid up front. Throws InvalidArgument as make() would.
+  std::function<std::string(const Params&)> check;
 };
 
 std::span<const OpEntry> op_registry();
@@ -43,6 +47,10 @@ const OpEntry& find_op(std::string_view name);
 // Builds a workload from "name" and "key=value" assignments (the CLI's words).
 Workload make_workload(const Engine& engine, std::string_view op, std::span<const std::string> assignments,
                        std::uint64_t seed);
+
+// The key make_workload(engine, op, assignments, seed) would give, after the same validation,
+// without allocating tensors or preparing a plan. Throws InvalidArgument as make_workload does.
+std::string workload_key(std::string_view op, std::span<const std::string> assignments);
 
 // One op config of a suite: the op name and its key=value assignments.
 struct SuiteEntry {

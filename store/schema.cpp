@@ -130,9 +130,100 @@ CREATE TABLE layer_times (
 ) STRICT)sql",
 };
 
+// Version 3: the run uid (merging stores) and the search tables (`hwnas search`).
+constexpr std::string_view kVersion3[] = {
+    // A run's identity across files: `hwnas merge` matches runs by it, and a resumed run keeps it.
+    // ALTER TABLE cannot add a NOT NULL column without a default, so the store, not the schema,
+    // promises a value (begin_run always sets one); the CHECK holds every value that is set.
+    "ALTER TABLE runs ADD COLUMN uid TEXT CONSTRAINT uid_is_128_bit_hex "
+    "CHECK (length(uid) = 32 AND uid NOT GLOB '*[^0-9a-f]*')",
+    "UPDATE runs SET uid = lower(hex(randomblob(16)))",
+    "CREATE UNIQUE INDEX runs_by_uid ON runs(uid)",
+
+    // One row per completed generation of a search, written with its candidates in one
+    // transaction, so the last row is where a resumed search continues. population_json holds the
+    // arch hashes that survived selection, in order; reference_json the hypervolume's reference
+    // point (one number per objective, in the order of objectives_json). The pred_* columns are the
+    // latency predictor's live error on the candidates also measured end to end: NULL when none
+    // was.
+    R"sql(
+CREATE TABLE search_generations (
+  run_id           INTEGER NOT NULL REFERENCES runs(id),
+  generation       INTEGER NOT NULL CHECK (generation >= 0),
+  created_at       TEXT NOT NULL,
+  population_json  TEXT NOT NULL CONSTRAINT population_json_is_json CHECK (json_valid(population_json)),
+  hypervolume      REAL NOT NULL,
+  reference_json   TEXT NOT NULL CONSTRAINT reference_json_is_json CHECK (json_valid(reference_json)),
+  objectives_json  TEXT NOT NULL CONSTRAINT objectives_json_is_json CHECK (json_valid(objectives_json)),
+  evaluations      INTEGER NOT NULL CHECK (evaluations >= 0),
+  cache_hits       INTEGER NOT NULL CHECK (cache_hits >= 0),
+  measured_checks  INTEGER NOT NULL CHECK (measured_checks >= 0),
+  pred_n           INTEGER NOT NULL CHECK (pred_n >= 0),
+  pred_mape        REAL,
+  pred_within5     REAL,
+  pred_within10    REAL,
+  pred_kendall_tau REAL,
+  PRIMARY KEY (run_id, generation)
+) STRICT)sql",
+
+    // Every candidate evaluated in a generation. crowding may be +inf (a boundary point of its
+    // front), which a REAL column stores as it is. violation is the total amount by which the
+    // constraints are exceeded (0 = feasible).
+    R"sql(
+CREATE TABLE search_candidates (
+  run_id         INTEGER NOT NULL,
+  generation     INTEGER NOT NULL,
+  idx            INTEGER NOT NULL CHECK (idx >= 0),
+  arch_hash      TEXT NOT NULL REFERENCES archs(hash),
+  origin         TEXT NOT NULL CHECK (origin IN ('initial', 'offspring')),
+  latency_ms     REAL NOT NULL,
+  latency_source TEXT NOT NULL CHECK (latency_source IN ('measured', 'lut')),
+  predicted_ms   REAL,
+  quality        REAL NOT NULL,
+  quality_source TEXT NOT NULL,
+  params         REAL NOT NULL,
+  flops          REAL NOT NULL,
+  violation      REAL NOT NULL CHECK (violation >= 0),
+  rank           INTEGER NOT NULL CHECK (rank >= 0),
+  crowding       REAL NOT NULL,
+  in_population  INTEGER NOT NULL CHECK (in_population IN (0, 1)),
+  PRIMARY KEY (run_id, generation, idx),
+  FOREIGN KEY (run_id, generation) REFERENCES search_generations(run_id, generation)
+) STRICT)sql",
+
+    // The run's final Pareto front (replaced as a whole when a resumed search ends again).
+    R"sql(
+CREATE TABLE search_front (
+  run_id         INTEGER NOT NULL REFERENCES runs(id),
+  idx            INTEGER NOT NULL CHECK (idx >= 0),
+  arch_hash      TEXT NOT NULL REFERENCES archs(hash),
+  latency_ms     REAL NOT NULL,
+  latency_source TEXT NOT NULL CHECK (latency_source IN ('measured', 'lut')),
+  predicted_ms   REAL,
+  quality        REAL NOT NULL,
+  quality_source TEXT NOT NULL,
+  params         REAL NOT NULL,
+  flops          REAL NOT NULL,
+  PRIMARY KEY (run_id, idx)
+) STRICT)sql",
+
+    // The quality cache: an architecture is scored once per method and configuration (resolution,
+    // batch, seed, data), whichever run asked first.
+    R"sql(
+CREATE TABLE quality_scores (
+  arch_hash  TEXT NOT NULL REFERENCES archs(hash),
+  method     TEXT NOT NULL,
+  config     TEXT NOT NULL,
+  value      REAL NOT NULL,
+  created_at TEXT NOT NULL,
+  PRIMARY KEY (arch_hash, method, config)
+) STRICT)sql",
+};
+
 constexpr std::array kMigrations = {
     Migration{kVersion1},
     Migration{kVersion2},
+    Migration{kVersion3},
 };
 
 }  // namespace

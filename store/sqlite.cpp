@@ -46,7 +46,10 @@ Database Database::open(const std::string& path, const DatabaseOptions& options)
   const int flags = options.mode == OpenMode::ReadOnly ? SQLITE_OPEN_READONLY
                                                        : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
   sqlite3* handle = nullptr;
-  const int rc = sqlite3_open_v2(path.c_str(), &handle, flags | SQLITE_OPEN_NOMUTEX, nullptr);
+  // URI: so `ATTACH 'file:...?mode=ro'` opens a merge source read-only (store/merge.cpp), whatever
+  // SQLITE_USE_URI the library was built with (Debian's is, so plain paths behave as before).
+  const int rc = sqlite3_open_v2(path.c_str(), &handle,
+                                 flags | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI, nullptr);
   if (rc != SQLITE_OK) {
     const std::string message = describe(handle, rc, "open", path);
     sqlite3_close_v2(handle);  // open may return a handle even when it fails; NULL is a no-op

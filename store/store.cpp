@@ -5,11 +5,12 @@
 
 #include <bit>
 #include <cmath>
+#include <random>
 #include <utility>
 
-#include "store/arch_rows.hpp"
 #include "store/process_identity.hpp"
 #include "store/row_io.hpp"
+#include "store/store_state.hpp"
 
 namespace hwnas {
 
@@ -23,6 +24,9 @@ using store_detail::decode_samples;
 using store_detail::empty_as_null;
 using store_detail::encode_samples;
 using store_detail::first_row;
+using store_detail::kRunColumns;
+using store_detail::read_measurement;
+using store_detail::read_run;
 using store_detail::returning_id;
 
 namespace {
@@ -44,8 +48,9 @@ constexpr std::string_view kSelectDevice =
 
 constexpr std::string_view kInsertRun = R"sql(
 INSERT INTO runs (kind, device_id, config_json, status, started_at, code_version, software_json,
-                  pid, host, process_start)
-VALUES (?1, ?2, ?3, 'running', coalesce(?4, strftime('%Y-%m-%dT%H:%M:%fZ', 'now')), ?5, ?6, ?7, ?8, ?9)
+                  pid, host, process_start, uid)
+VALUES (?1, ?2, ?3, 'running', coalesce(?4, strftime('%Y-%m-%dT%H:%M:%fZ', 'now')), ?5, ?6, ?7, ?8, ?9,
+        ?10)
 RETURNING id)sql";
 
 constexpr std::string_view kFinishRun = R"sql(
@@ -53,10 +58,6 @@ UPDATE runs SET status = ?2, finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
                 drifted = ?4
 WHERE id = ?1 AND status = 'running'
 RETURNING id)sql";
-
-constexpr std::string_view kRunColumns =
-    "id, kind, device_id, config_json, status, started_at, finished_at, code_version, software_json, "
-    "drift_rel, drifted, pid, host";
 
 constexpr std::string_view kSelectRunning =
     "SELECT id, pid, host, process_start FROM runs WHERE status = 'running'";
@@ -107,56 +108,14 @@ DeviceRow read_device(const Statement& s) {
           .first_seen = s.column_text(3)};
 }
 
-RunRow read_run(const Statement& s) {
-  const std::int64_t id = s.column_int64(0);
-  RunRow r{.id = id,
-           .kind = s.column_text(1),
-           .device_id = s.column_int64(2),
-           .config_json = s.column_text(3),
-           .status = parse_run_status(s.column_text(4), id),
-           .started_at = s.column_text(5),
-           .code_version = s.column_text(7),
-           .software_json = s.column_text(8),
-           .pid = s.column_int64(11),
-           .host = s.column_text(12)};
-  if (!s.is_null(6)) r.finished_at = s.column_text(6);
-  if (!s.is_null(9)) r.drift = RunDrift{.rel = s.column_double(9), .drifted = s.column_int64(10) != 0};
-  return r;
-}
-
-MeasurementRow read_measurement(const Statement& s, const std::string& path) {
-  const std::int64_t id = s.column_int64(0);
-  return {.id = id,
-          .run_id = s.column_int64(1),
-          .device_id = s.column_int64(2),
-          .kind = parse_measurement_kind(s.column_text(3), id),
-          .key = s.column_text(4),
-          .params_json = s.column_text(5),
-          .shapes = s.column_text(6),
-          .threads = s.column_int64(7),
-          .dtype = s.column_text(8),
-          .batch = s.column_int64(9),
-          .impl = s.column_text(10),
-          .flops = s.column_double(11),
-          .bytes = s.column_double(12),
-          .min_ms = s.column_double(13),
-          .p10_ms = s.column_double(14),
-          .median_ms = s.column_double(15),
-          .p90_ms = s.column_double(16),
-          .p99_ms = s.column_double(17),
-          .mean_ms = s.column_double(18),
-          .stddev_ms = s.column_double(19),
-          .mad_ms = s.column_double(20),
-          .cv = s.column_double(21),
-          .ci_low_ms = s.column_double(22),
-          .ci_high_ms = s.column_double(23),
-          .n = s.column_int64(24),
-          .inner_repeats = s.column_int64(25),
-          .samples_ms = decode_samples(s.column_blob(26), fmt::format("measurement {}", id), path),
-          .repro = s.column_text(27),
-          .created_at = s.column_text(28),
-          .flags = s.column_text(29),
-          .arch_hash = s.is_null(30) ? std::string() : s.column_text(30)};
+// 128 random bits as 32 lowercase hex digits. std::random_device draws on the OS's entropy at every
+// call, so a fork()ed child does not repeat its parent's uids, as a seeded generator it inherited
+// would.
+std::string new_run_uid() {
+  std::random_device entropy;
+  std::string uid;
+  for (int i = 0; i < 4; ++i) uid += fmt::format("{:08x}", static_cast<std::uint32_t>(entropy()));
+  return uid;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -235,6 +194,65 @@ Opened open_database(const std::string& path, const StoreOptions& options) {
 
 }  // namespace
 
+namespace store_detail {
+
+RunRow read_run(const Statement& s) {
+  const std::int64_t id = s.column_int64(0);
+  RunRow r{.id = id,
+           .kind = s.column_text(1),
+           .device_id = s.column_int64(2),
+           .config_json = s.column_text(3),
+           .status = parse_run_status(s.column_text(4), id),
+           .started_at = s.column_text(5),
+           .code_version = s.column_text(7),
+           .software_json = s.column_text(8),
+           .pid = s.column_int64(11),
+           .host = s.column_text(12)};
+  // NULL only in a file whose migration to version 3 was interrupted; the migration backfills it.
+  if (!s.is_null(13)) r.uid = s.column_text(13);
+  if (!s.is_null(6)) r.finished_at = s.column_text(6);
+  if (!s.is_null(9))
+    r.drift = RunDrift{.rel = s.column_double(9), .drifted = s.column_int64(10) != 0};
+  return r;
+}
+
+MeasurementRow read_measurement(const Statement& s, const std::string& path) {
+  const std::int64_t id = s.column_int64(0);
+  return {.id = id,
+          .run_id = s.column_int64(1),
+          .device_id = s.column_int64(2),
+          .kind = parse_measurement_kind(s.column_text(3), id),
+          .key = s.column_text(4),
+          .params_json = s.column_text(5),
+          .shapes = s.column_text(6),
+          .threads = s.column_int64(7),
+          .dtype = s.column_text(8),
+          .batch = s.column_int64(9),
+          .impl = s.column_text(10),
+          .flops = s.column_double(11),
+          .bytes = s.column_double(12),
+          .min_ms = s.column_double(13),
+          .p10_ms = s.column_double(14),
+          .median_ms = s.column_double(15),
+          .p90_ms = s.column_double(16),
+          .p99_ms = s.column_double(17),
+          .mean_ms = s.column_double(18),
+          .stddev_ms = s.column_double(19),
+          .mad_ms = s.column_double(20),
+          .cv = s.column_double(21),
+          .ci_low_ms = s.column_double(22),
+          .ci_high_ms = s.column_double(23),
+          .n = s.column_int64(24),
+          .inner_repeats = s.column_int64(25),
+          .samples_ms = decode_samples(s.column_blob(26), fmt::format("measurement {}", id), path),
+          .repro = s.column_text(27),
+          .created_at = s.column_text(28),
+          .flags = s.column_text(29),
+          .arch_hash = s.is_null(30) ? std::string() : s.column_text(30)};
+}
+
+}  // namespace store_detail
+
 std::string_view to_string(RunStatus status) {
   switch (status) {
     case RunStatus::Running: return "running";
@@ -294,46 +312,40 @@ void check(const MeasurementRow& r) {
 // ---------------------------------------------------------------------------------------------------
 // Store
 
-struct Store::State {
-  State(Database database, int schema_version)
-      : db(std::move(database)),
-        version(schema_version),
-        upsert_device(db.prepare(kUpsertDevice)),
-        select_device(db.prepare(kSelectDevice)),
-        insert_run(db.prepare(kInsertRun)),
-        finish_run(db.prepare(kFinishRun)),
-        select_runs(db.prepare(fmt::format("SELECT {} FROM runs ORDER BY id", kRunColumns))),
-        select_run(db.prepare(fmt::format("SELECT {} FROM runs WHERE id = ?1", kRunColumns))),
-        select_running(db.prepare(kSelectRunning)),
-        mark_unfinished(db.prepare(kMarkUnfinished)),
-        insert_measurement(db.prepare(kInsertMeasurement)),
-        select_run_measurements(db.prepare(fmt::format(
-            "SELECT {} FROM measurements WHERE run_id = ?1 ORDER BY id", kMeasurementColumns))),
-        select_latest_measurement(db.prepare(fmt::format(
-            "SELECT {} FROM measurements WHERE key = ?1 AND device_id = ?2 AND threads = ?3 "
-            "AND dtype = ?4 AND batch = ?5 ORDER BY id DESC LIMIT 1",
-            kMeasurementColumns))),
-        arch(db) {}
+Store::State::State(Database database, int schema_version)
+    : db(std::move(database)),
+      version(schema_version),
+      upsert_device(db.prepare(kUpsertDevice)),
+      select_device(db.prepare(kSelectDevice)),
+      insert_run(db.prepare(kInsertRun)),
+      finish_run(db.prepare(kFinishRun)),
+      select_runs(db.prepare(fmt::format("SELECT {} FROM runs ORDER BY id", kRunColumns))),
+      select_run(db.prepare(fmt::format("SELECT {} FROM runs WHERE id = ?1", kRunColumns))),
+      select_running(db.prepare(kSelectRunning)),
+      mark_unfinished(db.prepare(kMarkUnfinished)),
+      insert_measurement(db.prepare(kInsertMeasurement)),
+      select_run_measurements(db.prepare(fmt::format(
+          "SELECT {} FROM measurements WHERE run_id = ?1 ORDER BY id", kMeasurementColumns))),
+      select_latest_measurement(db.prepare(fmt::format(
+          "SELECT {} FROM measurements WHERE key = ?1 AND device_id = ?2 AND threads = ?3 "
+          "AND dtype = ?4 AND batch = ?5 ORDER BY id DESC LIMIT 1",
+          kMeasurementColumns))),
+      arch(db),
+      resume(db),
+      search(db) {}
 
-  // The message for a run that cannot take a write: it is missing, or no longer running.
-  std::string why_run_not_running(std::int64_t run_id) {
-    const std::optional<RunRow> run = first_row(select_run.bind(1, run_id), read_run);
-    if (!run) return fmt::format("run {} does not exist", run_id);
-    return fmt::format("run {} is {}, not running", run_id, to_string(run->status));
+std::string Store::State::why_run_not_running(std::int64_t run_id) {
+  const std::optional<RunRow> run = first_row(select_run.bind(1, run_id), read_run);
+  if (!run) return fmt::format("run {} does not exist", run_id);
+  return fmt::format("run {} is {}, not running", run_id, to_string(run->status));
+}
+
+void Store::State::require_running(std::int64_t run_id, std::string_view what) {
+  const std::optional<RunRow> run = first_row(select_run.bind(1, run_id), read_run);
+  if (!run || run->status != RunStatus::Running) {
+    throw InvalidArgument(fmt::format("store: cannot {}: {}", what, why_run_not_running(run_id)));
   }
-
-  // Each measurement query reads its rows this way; the path names the file in a decoding error.
-  auto measurement_reader() const {
-    return [this](const Statement& q) { return read_measurement(q, db.path()); };
-  }
-
-  Database db;  // declared first: the statements below are prepared on it
-  int version;
-  Statement upsert_device, select_device;
-  Statement insert_run, finish_run, select_runs, select_run, select_running, mark_unfinished;
-  Statement insert_measurement, select_run_measurements, select_latest_measurement;
-  store_detail::ArchStatements arch;  // archs and layer_times (arch_rows.cpp)
-};
+}
 
 Store::Store(std::unique_ptr<State> state) : state_(std::move(state)) {}
 Store::Store(Store&&) noexcept = default;
@@ -367,6 +379,7 @@ std::optional<DeviceRow> Store::device(std::int64_t id) const {
 std::int64_t Store::begin_run(const RunRow& run) {
   if (run.kind.empty()) throw InvalidArgument("store: run kind='' must not be empty");
   const ProcessIdentity me = current_process();
+  const std::string uid = new_run_uid();
   State& s = *state_;
   Transaction tx(s.db);
   s.insert_run.bind(1, run.kind)
@@ -377,7 +390,8 @@ std::int64_t Store::begin_run(const RunRow& run) {
       .bind(6, run.software_json)
       .bind(7, me.pid)
       .bind(8, me.host)
-      .bind(9, me.start);
+      .bind(9, me.start)
+      .bind(10, uid);
   const std::int64_t id = *returning_id(s.insert_run);  // VALUES: always one row
   tx.commit();
   return id;

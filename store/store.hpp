@@ -17,6 +17,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <span>
@@ -28,6 +29,9 @@
 #include "store/sqlite.hpp"
 
 namespace hwnas {
+
+// A REAL column's NULL, in the rows that hold one (NaN binds as NULL and NULL reads as NaN).
+inline constexpr double kNoValue = std::numeric_limits<double>::quiet_NaN();
 
 enum class RunStatus { Running, Finished, Failed, Unfinished };
 std::string_view to_string(RunStatus status);  // "running", "finished", "failed", "unfinished"
@@ -53,6 +57,9 @@ struct RunDrift {
 
 struct RunRow {
   std::int64_t id = 0;  // set by the store
+  // Set by the store: 32 random hex digits naming the run in every file it is merged into (`hwnas
+  // merge` matches runs by it; ids differ between files); kept when the run is resumed.
+  std::string uid;
   std::string kind;     // "sweep", "bench", "search", ...
   std::int64_t device_id = 0;
   std::string config_json = "{}";  // the resolved configuration
@@ -130,6 +137,74 @@ void check(const LayerTimeRow& row);
 // "store: measurement median_ms=nan must be finite and >= 0 [linear:m=1,...]".
 void check(const MeasurementRow& row);
 
+// One completed generation of a search (`hwnas search`), written with its candidates in one
+// transaction: the newest row is where a resumed search continues.
+struct GenerationRow {
+  std::int64_t run_id = 0;              // a running run of kind "search"
+  std::int64_t generation = 0;          // 0-based
+  std::string created_at;               // ISO 8601 UTC; empty = now
+  std::vector<std::string> population;  // arch hashes that survived selection, in order
+  double hypervolume = 0.0;             // of this generation's front, against `reference`
+  std::vector<double> reference;        // the reference point, one value per objective
+  std::vector<std::string> objectives;  // objective names, e.g. {"latency_ms", "neg_quality"}
+  std::int64_t evaluations = 0;         // candidates evaluated this generation, cache hits included
+  std::int64_t cache_hits = 0;          // of those, answered from the store
+  std::int64_t measured_checks = 0;     // predicted candidates also measured end to end
+  // The latency predictor's live error on those checks (search/predictor_error.hpp); NaN = none.
+  std::int64_t pred_n = 0;
+  double pred_mape = kNoValue, pred_within5 = kNoValue, pred_within10 = kNoValue,
+         pred_kendall_tau = kNoValue;
+};
+
+// One candidate evaluated in a generation, with its objectives and its NSGA-II standing.
+struct CandidateRow {
+  std::int64_t run_id = 0;
+  std::int64_t generation = 0;
+  std::int64_t idx = 0;                     // position within the generation, 0-based
+  std::string arch_hash;                    // a stored arch (upsert_arch first)
+  std::string origin = "offspring";         // "initial" or "offspring"
+  double latency_ms = 0.0;                  // what the search ranked with
+  std::string latency_source = "measured";  // "measured" or "lut"
+  double predicted_ms = kNoValue;           // the lookup table's prediction; NaN = none
+  double quality = 0.0;                     // higher is better
+  std::string quality_source;               // "naswot", ...
+  double params = 0.0, flops = 0.0;
+  double violation = 0.0;      // total constraint excess; 0 = feasible
+  std::int64_t rank = 0;       // non-dominated front, 0 = best
+  double crowding = 0.0;       // +inf at a front's boundary
+  bool in_population = false;  // survived this generation's selection
+};
+
+// One architecture of a search's final Pareto front.
+struct FrontRow {
+  std::int64_t run_id = 0;
+  std::int64_t idx = 0;
+  std::string arch_hash;
+  double latency_ms = 0.0;
+  std::string latency_source = "measured";
+  double predicted_ms = kNoValue;
+  double quality = 0.0;
+  std::string quality_source;
+  double params = 0.0, flops = 0.0;
+};
+
+// The quality cache: an architecture is scored once per method and configuration.
+struct QualityRow {
+  std::string arch_hash;
+  std::string method;  // "naswot"
+  std::string config;  // e.g. "res=224,batch=32,seed=1,data=fashion-mnist:train:0"
+  double value = 0.0;
+  std::string created_at;  // ISO 8601 UTC; set by the store
+  friend bool operator==(const QualityRow&, const QualityRow&) = default;
+};
+
+// Throw InvalidArgument naming the field, its value, the rule and the row, e.g.
+// "store: candidate crowding=nan must be >= 0 (+inf at a front's boundary) [generation 3 idx 7]".
+void check(const GenerationRow& row);
+void check(const CandidateRow& row);
+void check(const FrontRow& row);
+void check(const QualityRow& row);
+
 // The newest measurement of one point on one device (the cache of a search, the resume of a sweep).
 struct MeasurementLookup {
   std::string key;
@@ -147,6 +222,8 @@ struct StoreOptions {
   // migration path); everything else keeps the built-in list.
   std::span<const Migration> migrations = schema_migrations();
 };
+
+struct MergeStats;
 
 class Store {
  public:
@@ -176,6 +253,18 @@ class Store {
   std::vector<RunRow> runs() const;  // oldest first
   std::optional<RunRow> run(std::int64_t id) const;
 
+  // Continues a run that a killed or failed process left, so a command can carry on where it
+  // stopped. The run must exist, be of `kind`, and not be running in a live process: a 'running'
+  // run whose process is dead is first marked unfinished (as open() does); one whose process is
+  // alive, or ran on another host (nothing here can tell), is refused. Sets status running, pid,
+  // host and process start to this process, finished_at and drift to NULL; keeps id, uid, config
+  // and every row stored under the run. Returns the updated row (its config_json tells the command
+  // what to continue). Throws InvalidArgument naming the run and the rule, e.g. "store: cannot
+  // resume run 7: run 7 is finished; nothing to resume".
+  RunRow resume_run(std::int64_t run_id, std::string_view kind);
+  // The distinct keys of the measurements stored under a run, sorted: what a resumed sweep skips.
+  std::vector<std::string> measured_keys(std::int64_t run_id) const;
+
   // Checks and inserts; returns the new ids. add_measurements writes all rows or none.
   std::int64_t add_measurement(const MeasurementRow& row);
   std::vector<std::int64_t> add_measurements(std::span<const MeasurementRow> rows);
@@ -196,12 +285,32 @@ class Store {
   void add_layer_times(std::span<const LayerTimeRow> rows);
   std::vector<LayerTimeRow> layer_times(std::int64_t measurement_id) const;  // by idx
 
+  // Search results (search_rows.cpp). add_generation checks every row, then writes the generation
+  // and its candidates in one transaction, all or nothing. Throws InvalidArgument when the run does
+  // not exist or is not running, when (run, generation) is already stored, when a candidate names
+  // another run or generation, or when a candidate's or the population's arch hash is not stored.
+  void add_generation(const GenerationRow& generation, std::span<const CandidateRow> candidates);
+  std::vector<GenerationRow> generations(std::int64_t run_id) const;  // by generation
+  // By generation, then idx; only `generation`'s when given.
+  std::vector<CandidateRow> candidates(std::int64_t run_id,
+                                       std::optional<std::int64_t> generation = std::nullopt) const;
+  // Replaces the run's front, in one transaction. The run must be running; every row must name it
+  // and a stored arch.
+  void set_front(std::int64_t run_id, std::span<const FrontRow> rows);
+  std::vector<FrontRow> front(std::int64_t run_id) const;  // by idx
+  // Stores a quality score, replacing the value (and created_at) of the same (hash, method,
+  // config). Throws InvalidArgument when the arch is not stored.
+  void upsert_quality(const QualityRow& row);
+  std::optional<QualityRow> quality(std::string_view arch_hash, std::string_view method,
+                                    std::string_view config) const;
+
   Store(Store&&) noexcept;
   Store& operator=(Store&&) noexcept;
   ~Store();
 
  private:
   struct State;
+  friend MergeStats merge_store(Store& dst, const std::string& src_path);  // store/merge.hpp
   explicit Store(std::unique_ptr<State> state);
   // The prepared statements are cursors: a const query still binds and steps them, so State is
   // reached through a pointer and the const methods promise only that the database is not changed.

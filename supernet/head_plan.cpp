@@ -17,8 +17,12 @@ void add_linear(GraphBuilder& builder, const std::string& name, std::int64_t out
   const Nhwc s = nhwc_of(builder.shape(builder.current()));
   const LinearDesc d{.m = s.n, .k = s.c, .n = out, .act = act};
   check(d);
-  NetOp op{
-      .name = name, .kind = "head", .key = to_string(d), .cost = cost(d), .in = builder.current()};
+  NetOp op{.name = name,
+           .kind = "head",
+           .key = to_string(d),
+           .cost = cost(d),
+           .in = builder.current(),
+           .observed = keeps_sign(act) ? Observed::Output : Observed::None};
   op.weights = {
       {.store_name = name + ".weight",
        .spec = {.name = "weight", .shape = linear_weights_shape(d), .kind = WeightKind::Matrix}},

@@ -37,6 +37,11 @@ void with_path(std::string_view path, const std::function<void()>& f) {
   }
 }
 
+bool keeps_sign(Activation act) {
+  return act == Activation::Relu || act == Activation::GeluErf || act == Activation::GeluTanh ||
+         act == Activation::Silu || act == Activation::Hardswish;
+}
+
 Nhwc nhwc_of(const Shape& shape) {
   if (shape.rank() == 2) return {.n = shape[0], .h = 1, .w = 1, .c = shape[1]};
   return {.n = shape[0], .h = shape[1], .w = shape[2], .c = shape[3]};

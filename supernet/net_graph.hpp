@@ -20,6 +20,7 @@
 #include <utility>
 #include <vector>
 
+#include "kernels/activation.hpp"
 #include "kernels/engine.hpp"
 #include "kernels/mixers/mixer.hpp"
 #include "kernels/op_cost.hpp"
@@ -35,6 +36,13 @@ class Step {
  public:
   virtual ~Step() = default;
   virtual void run(ConstTensorView src, ConstTensorView residual, TensorView dst) const = 0;
+  // run that also shows `observe` the op's hidden rectified units (NetOp::observed == Hidden:
+  // MlpPlan::run_observed's contract). Steps without hidden units just run.
+  virtual void run_observed(ConstTensorView src, ConstTensorView residual, TensorView dst,
+                            const std::function<void(ConstTensorView)>& observe) const {
+    (void)observe;
+    run(src, residual, dst);
+  }
 };
 
 // A plan with run(src, dst) as a Step (Plan by value, or a unique_ptr to one).
@@ -71,6 +79,18 @@ struct WeightUse {
   bool buffer = false;     // BatchNorm running statistics: stored, but not a parameter
 };
 
+// What Subnet::forward with an observer shows of an op (subnet.hpp, ActivationObserver).
+enum class Observed {
+  None,
+  Hidden,  // the hidden units inside the op (an MLP), through Step::run_observed
+  Output,  // the op's output, which ends in a sign-keeping rectifier (keeps_sign)
+};
+
+// Whether act(x) > 0 exactly where x > 0, so an output after act gives the binary code of its
+// units' pre-activations: relu, gelu_erf, gelu_tanh, silu, hardswish. Not sigmoid (always > 0),
+// star_relu (its bias shifts the sign) or none.
+bool keeps_sign(Activation act);
+
 struct NetOp {
   std::string name;  // layer name, "stages.1.blocks.0.0.mixer"
   std::string kind;  // "stem", "downsample", "norm", "mixer", "mlp", "residual", "head"
@@ -81,6 +101,7 @@ struct NetOp {
   int residual = -1;  // -1: none
   int out = 0;
   bool in_place = false;  // dst may be the buffer of `in` or `residual`
+  Observed observed = Observed::None;
   StepFactory create;
 };
 

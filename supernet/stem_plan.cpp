@@ -66,7 +66,8 @@ void add_conv(GraphBuilder& builder, const std::string& name, const std::string&
            .kind = kind,
            .key = to_string(desc),
            .cost = cost(desc),
-           .in = builder.current()};
+           .in = builder.current(),
+           .observed = keeps_sign(desc.act) ? Observed::Output : Observed::None};
   op.cost.params = desc.oc * (desc.ic / desc.groups) * desc.kh * desc.kw + (bias ? desc.oc : 0) +
                    (bn ? 2 * desc.oc : 0);
   const auto add = [&](std::string local, Shape shape, WeightKind kind_of, bool buffer = false) {

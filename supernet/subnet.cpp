@@ -103,6 +103,34 @@ void Subnet::forward(ConstTensorView images, TensorView logits) const {
   for (std::size_t i = 0; i < s.steps.size(); ++i) s.run(i);
 }
 
+void Subnet::forward(ConstTensorView images, TensorView logits,
+                     const ActivationObserver& observer) const {
+  const State& s = *state_;
+  HWNAS_ASSERT(images.dtype() == DType::F32 && images.is_contiguous() && images.shape() == s.input);
+  HWNAS_ASSERT(logits.dtype() == DType::F32 && logits.is_contiguous() &&
+               logits.shape() == s.output);
+  s.images = images;
+  s.logits = logits;
+  for (std::size_t i = 0; i < s.steps.size(); ++i) {
+    const net::NetOp& op = s.ops[i];
+    const LayerInfo& info = s.layers[i];
+    switch (op.observed) {
+      case net::Observed::Hidden:
+        s.steps[i]->run_observed(
+            s.read(op.in), op.residual >= 0 ? s.read(op.residual) : ConstTensorView{},
+            s.write(op.out), [&](ConstTensorView hidden) { observer(i, info, hidden); });
+        break;
+      case net::Observed::Output:
+        s.run(i);
+        observer(i, info, s.read(op.out));
+        break;
+      case net::Observed::None:
+        s.run(i);
+        break;
+    }
+  }
+}
+
 const std::vector<LayerInfo>& Subnet::layers() const { return state_->layers; }
 
 void Subnet::run_layer(std::size_t i) const {

@@ -11,7 +11,9 @@
 // at build. The per-layer list names each prepared op and its cost, for `hwnas bench --layers`.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -65,6 +67,20 @@ struct ArchCost {
 };
 ArchCost arch_cost(const Arch& arch, std::int64_t resolution, std::int64_t batch = 1);
 
+// Sees the rectified units of a network during Subnet::forward (activation-pattern proxies such as
+// NASWOT; docs/arch.md "Observing activations"). Called on the forward's thread, in execution
+// order, with the layer's index in layers(), its LayerInfo and `activation` [batch, ...] (batch
+// first, contiguous f32), whose elements are > 0 exactly where a unit's pre-activation is > 0:
+//   - kind "mlp": the MLP's hidden units, [batch, h, w, hidden] (MlpPlan::run_observed: act(fc1 x)
+//     for gelu_erf / relu / hardswish, fc1 x for star_relu, the gate half for glu_mlp);
+//   - any other layer whose output ends in a sign-keeping rectifier (relu, gelu, silu, hardswish):
+//     that output (the activated convs of a composed stem, of the SE patch merging, and head.fc1
+//     with an activation).
+// Nonlinearities inside a mixer (focal modulation's GELU, attention's softmax) are not observed.
+// The view aliases the subnet's or a plan's scratch: valid only during the call.
+using ActivationObserver =
+    std::function<void(std::size_t layer, const LayerInfo& info, ConstTensorView activation)>;
+
 class Subnet {
  public:
   // Validates the arch at this resolution (validate_arch), slices or gathers every weight from the
@@ -76,6 +92,9 @@ class Subnet {
   // images [batch, resolution, resolution, in_chans] NHWC f32 contiguous -> logits
   // [batch, num_classes]. Computes only; not safe to call concurrently on one Subnet.
   void forward(ConstTensorView images, TensorView logits) const;
+  // forward that also shows `observer` every rectified activation (ActivationObserver); the logits
+  // are the same as forward's. forward without an observer does none of this work.
+  void forward(ConstTensorView images, TensorView logits, const ActivationObserver& observer) const;
 
   const std::vector<LayerInfo>& layers() const;
   // Runs layer i alone on its input buffer as the last forward left it (for per-layer timing;

@@ -30,6 +30,10 @@ class MlpStep final : public Step {
       plan_.run(src, residual, dst);
     }
   }
+  void run_observed(ConstTensorView src, ConstTensorView residual, TensorView dst,
+                    const std::function<void(ConstTensorView)>& observe) const override {
+    plan_.run_observed(src, residual, dst, observe);
+  }
 
  private:
   MlpPlan plan_;
@@ -97,7 +101,8 @@ void add_mlp(GraphBuilder& builder, const std::string& unit, const MlpSpec& spec
            .key = to_string(desc),
            .cost = cost(desc),
            .in = builder.current(),
-           .residual = fused == Residual::None ? -1 : x};
+           .residual = fused == Residual::None ? -1 : x,
+           .observed = Observed::Hidden};
   for (WeightSpec& w : weight_specs(desc)) {
     // The fused layer scale is the unit's gamma (docs/arch.md), which MlpPlan calls ls.gamma.
     if (w.name == "ls.gamma") {

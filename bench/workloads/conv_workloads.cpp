@@ -53,10 +53,16 @@ Workload conv_workload(const Engine& engine, const Conv2dDesc& d, ConvBackend ba
 }  // namespace
 
 OpEntry conv2d_entry() {
-  return {"conv2d", "2-D conv on NHWC: dense, grouped, depthwise; stride, padding, dilation (oneDNN / hand)",
-          conv2d_bench_params(), [](const Engine& engine, const Params& params, std::uint64_t seed) {
+  return {"conv2d",
+          "2-D conv on NHWC: dense, grouped, depthwise; stride, padding, dilation (oneDNN / hand)",
+          conv2d_bench_params(),
+          [](const Engine& engine, const Params& params, std::uint64_t seed) {
             const Conv2dDesc d = conv2d_desc_from(params);
             return conv_workload(engine, d, backend_of(params), params.key(), seed);
+          },
+          [](const Params& params) {
+            check(conv2d_desc_from(params));
+            return params.key();
           }};
 }
 

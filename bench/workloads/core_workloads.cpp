@@ -59,10 +59,26 @@ std::span<const ParamSpec> eltwise_bench_params() {
   return kSpecs;
 }
 
+// OpEntry::check of an op whose workload key is its desc's canonical key.
+template <auto desc_from>
+std::string desc_key(const Params& params) {
+  const auto d = desc_from(params);
+  check(d);
+  return to_string(d);
+}
+
+// OpEntry::check of an op whose workload key is the words typed, backend= included.
+template <auto desc_from>
+std::string params_key(const Params& params) {
+  check(desc_from(params));
+  return params.key();
+}
+
 }  // namespace
 
 OpEntry linear_entry() {
-  return {"linear", "src[m,k] . weights[n,k]^T + bias, fused activation (oneDNN matmul)", linear_params(),
+  return {"linear", "src[m,k] . weights[n,k]^T + bias, fused activation (oneDNN matmul)",
+          linear_params(),
           [](const Engine& engine, const Params& params, std::uint64_t seed) {
             const LinearDesc d = linear_desc_from(params);
             std::mt19937_64 rng(seed);
@@ -73,12 +89,14 @@ OpEntry linear_entry() {
             t.push_back(random_tensor({d.n}, rng));
             LinearPlan plan = LinearPlan::create(engine, d, t[2].view(), t[3].view());
             return package(d, std::move(t), std::move(plan), run_unary<LinearPlan>);
-          }};
+          },
+          desc_key<linear_desc_from>};
 }
 
 OpEntry matmul_entry() {
   return {"matmul", "batched matmul for attention: [b,m,k] x [b,k,n] (or [b,n,k]^T), fused scale",
-          matmul_params(), [](const Engine& engine, const Params& params, std::uint64_t seed) {
+          matmul_params(),
+          [](const Engine& engine, const Params& params, std::uint64_t seed) {
             const MatmulDesc d = matmul_desc_from(params);
             std::mt19937_64 rng(seed);
             Tensors t;
@@ -89,7 +107,8 @@ OpEntry matmul_entry() {
             return package(d, std::move(t), std::move(plan), [](const MatmulPlan& p, Tensors& x) {
               p.run(x[0].view(), x[1].view(), x[2].view());
             });
-          }};
+          },
+          desc_key<matmul_desc_from>};
 }
 
 OpEntry layer_norm_entry() {
@@ -111,11 +130,13 @@ OpEntry layer_norm_entry() {
             Workload w = package(d, std::move(t), std::move(plan), run_unary<LayerNormPlan>);
             w.key = params.key();
             return w;
-          }};
+          },
+          params_key<layer_norm_desc_from>};
 }
 
 OpEntry batch_norm_entry() {
-  return {"batch_norm", "inference batch norm on NHWC (oneDNN, global statistics)", batch_norm_params(),
+  return {"batch_norm", "inference batch norm on NHWC (oneDNN, global statistics)",
+          batch_norm_params(),
           [](const Engine& engine, const Params& params, std::uint64_t seed) {
             const BatchNormDesc d = batch_norm_desc_from(params);
             std::mt19937_64 rng(seed);
@@ -129,7 +150,8 @@ OpEntry batch_norm_entry() {
             BatchNormPlan plan = BatchNormPlan::create(
                 engine, d, {.mean = t[2].view(), .var = t[3].view(), .gamma = t[4].view(), .beta = t[5].view()});
             return package(d, std::move(t), std::move(plan), run_unary<BatchNormPlan>);
-          }};
+          },
+          desc_key<batch_norm_desc_from>};
 }
 
 OpEntry softmax_entry() {
@@ -145,12 +167,14 @@ OpEntry softmax_entry() {
             Workload w = package(d, std::move(t), std::move(plan), run_unary<SoftmaxPlan>);
             w.key = params.key();
             return w;
-          }};
+          },
+          params_key<softmax_desc_from>};
 }
 
 OpEntry eltwise_entry() {
   return {"eltwise", "pointwise activation: relu, gelu_erf, gelu_tanh, silu, star_relu, hardswish",
-          eltwise_bench_params(), [](const Engine& engine, const Params& params, std::uint64_t seed) {
+          eltwise_bench_params(),
+          [](const Engine& engine, const Params& params, std::uint64_t seed) {
             const EltwiseDesc d = eltwise_desc_from(params);
             std::mt19937_64 rng(seed);
             Tensors t;
@@ -160,12 +184,14 @@ OpEntry eltwise_entry() {
             Workload w = package(d, std::move(t), std::move(plan), run_unary<EltwisePlan>);
             w.key = params.key();
             return w;
-          }};
+          },
+          params_key<eltwise_desc_from>};
 }
 
 OpEntry binary_entry() {
   return {"binary", "add / mul of NHWC tensors, src1 broadcast over the axes it lacks (oneDNN)",
-          binary_params(), [](const Engine& engine, const Params& params, std::uint64_t seed) {
+          binary_params(),
+          [](const Engine& engine, const Params& params, std::uint64_t seed) {
             const BinaryDesc d = binary_desc_from(params);
             std::mt19937_64 rng(seed);
             Tensors t;
@@ -176,7 +202,8 @@ OpEntry binary_entry() {
             return package(d, std::move(t), std::move(plan), [](const BinaryPlan& p, Tensors& x) {
               p.run(x[0].view(), x[1].view(), x[2].view());
             });
-          }};
+          },
+          desc_key<binary_desc_from>};
 }
 
 OpEntry pool_entry() {
@@ -190,11 +217,13 @@ OpEntry pool_entry() {
             t.push_back(Tensor::empty(pool_dst_shape(d)));
             PoolPlan plan = PoolPlan::create(engine, d);
             return package(d, std::move(t), std::move(plan), run_unary<PoolPlan>);
-          }};
+          },
+          desc_key<pool_desc_from>};
 }
 
 OpEntry global_avg_pool_entry() {
-  return {"global_avg_pool", "mean over H x W of NHWC [n,h,w,c] -> [n,c] (oneDNN)", global_avg_pool_params(),
+  return {"global_avg_pool", "mean over H x W of NHWC [n,h,w,c] -> [n,c] (oneDNN)",
+          global_avg_pool_params(),
           [](const Engine& engine, const Params& params, std::uint64_t seed) {
             const GlobalAvgPoolDesc d = global_avg_pool_desc_from(params);
             std::mt19937_64 rng(seed);
@@ -203,12 +232,15 @@ OpEntry global_avg_pool_entry() {
             t.push_back(Tensor::empty({d.n, d.c}));
             GlobalAvgPoolPlan plan = GlobalAvgPoolPlan::create(engine, d);
             return package(d, std::move(t), std::move(plan), run_unary<GlobalAvgPoolPlan>);
-          }};
+          },
+          desc_key<global_avg_pool_desc_from>};
 }
 
 OpEntry permute_entry() {
-  return {"permute", "materialise a permuted view contiguously (attention head split/merge; oneDNN reorder)",
-          permute_params(), [](const Engine& engine, const Params& params, std::uint64_t seed) {
+  return {"permute",
+          "materialise a permuted view contiguously (attention head split/merge; oneDNN reorder)",
+          permute_params(),
+          [](const Engine& engine, const Params& params, std::uint64_t seed) {
             const PermuteDesc d = permute_desc_from(params);
             check(d);
             std::mt19937_64 rng(seed);
@@ -217,7 +249,8 @@ OpEntry permute_entry() {
             t.push_back(Tensor::empty(permute_dst_shape(d)));
             PermutePlan plan = PermutePlan::create(engine, d);
             return package(d, std::move(t), std::move(plan), run_unary<PermutePlan>);
-          }};
+          },
+          desc_key<permute_desc_from>};
 }
 
 }  // namespace hwnas

@@ -42,9 +42,17 @@ std::span<const ParamSpec> mlp_bench_params() {
   return kSpecs;
 }
 
+// The layer's canonical key; an MLP timed with separate residual ops says so.
+std::string layer_key(const LayerEntry& layer, const Params& params) {
+  std::string key = layer.check(params);
+  if (is_mlp(layer.name) && params.word("residual_impl") == "separate")
+    key += ",residual_impl=separate";
+  return key;
+}
+
 Workload layer_workload(const LayerEntry& layer, const Engine& engine, const Params& params,
                         std::uint64_t seed) {
-  std::string key = layer.check(params);
+  std::string key = layer_key(layer, params);
   const OpCost cost = layer.cost(params);
   std::mt19937_64 rng(seed);
   auto r = std::make_shared<LayerResources>();
@@ -57,7 +65,6 @@ Workload layer_workload(const LayerEntry& layer, const Engine& engine, const Par
     r->plan = std::make_unique<MlpPlan>(
         MlpPlan::create(engine, d, r->weights.views,
                         {.fusion = separate ? ResidualFusion::Separate : ResidualFusion::PostOp}));
-    if (separate) key += ",residual_impl=separate";
   } else {
     r->plan = layer.create(engine, params, r->weights.views);
   }
@@ -78,7 +85,8 @@ std::vector<OpEntry> layer_op_entries() {
                        is_mlp(layer.name) ? mlp_bench_params() : layer.params,
                        [&layer](const Engine& engine, const Params& params, std::uint64_t seed) {
                          return layer_workload(layer, engine, params, seed);
-                       }});
+                       },
+                       [&layer](const Params& params) { return layer_key(layer, params); }});
   }
   return entries;
 }

@@ -44,7 +44,8 @@ std::vector<OpEntry> mixer_op_entries() {
     entries.push_back({mixer.name, mixer.summary, mixer.params,
                        [&mixer](const Engine& engine, const Params& params, std::uint64_t seed) {
                          return mixer_workload(mixer, engine, params, seed);
-                       }});
+                       },
+                       mixer.check});
   }
   return entries;
 }

@@ -255,6 +255,16 @@ MlpPlan MlpPlan::create(const Engine& engine, const MlpDesc& d, const MixerWeigh
 void MlpPlan::run(ConstTensorView src, TensorView dst) const { run(src, src, dst); }
 
 void MlpPlan::run(ConstTensorView src, ConstTensorView residual, TensorView dst) const {
+  run_impl(src, residual, dst, nullptr);
+}
+
+void MlpPlan::run_observed(ConstTensorView src, ConstTensorView residual, TensorView dst,
+                           const HiddenObserver& observe) const {
+  run_impl(src, residual.empty() ? src : residual, dst, &observe);
+}
+
+void MlpPlan::run_impl(ConstTensorView src, ConstTensorView residual, TensorView dst,
+                       const HiddenObserver* observe) const {
   State& s = *state_;
   const MlpDesc& d = s.desc;
   HWNAS_ASSERT(src.is_contiguous() && src.shape() == src_shape(d));
@@ -266,9 +276,13 @@ void MlpPlan::run(ConstTensorView src, ConstTensorView residual, TensorView dst)
     act_out = s.hidden2.view();
     s.dwconv->run(hidden, act_out);
   }
+  // Before the StarReLU pass overwrites the pre-activation; for the fused activations act_out
+  // already holds act(x), whose sign is x's (run_observed's contract).
+  if (observe != nullptr && d.kind != MlpKind::GluMlp) (*observe)(act_out);
   if (s.star) s.star->run(act_out, act_out);
   if (d.kind == MlpKind::GluMlp) {
     s.gate->run(src, s.hidden2.view());
+    if (observe != nullptr) (*observe)(s.hidden2.cview());
     float* v = hidden.f32();
     const float* g = s.hidden2.f32();
     const std::int64_t total = s.hidden.numel();

@@ -30,6 +30,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -94,6 +95,20 @@ class MlpPlan final : public LayerPlan {
   void run(ConstTensorView src, TensorView dst) const override;
   // residual [n, h, w, c] contiguous; it must not alias dst.
   void run(ConstTensorView src, ConstTensorView residual, TensorView dst) const;
+
+  // Receives the rectified hidden units ([n, h, w, hidden]) during a run, for activation-pattern
+  // proxies (NASWOT): a view whose elements are > 0 exactly where the unit's pre-activation is
+  // > 0. That is act(fc1(x)) for gelu_erf, relu and hardswish (each is > 0 iff its input is, so
+  // the fused activation's output keeps the code), fc1(x) itself before the StarReLU pass for
+  // star_relu (scale * relu^2 + bias does not keep the sign), the dwconv's output for conv_ffn
+  // (its activation follows the dwconv), and the gate half act(g) / g for glu_mlp (the gate is
+  // the rectified unit; the value half is linear). The view aliases the plan's scratch: valid only
+  // inside the call.
+  using HiddenObserver = std::function<void(ConstTensorView hidden)>;
+  // run(src, residual, dst) that also calls `observe` once with the hidden units; residual may be
+  // empty for residual=none. Same result as run; the run without an observer does no extra work.
+  void run_observed(ConstTensorView src, ConstTensorView residual, TensorView dst,
+                    const HiddenObserver& observe) const;
   std::string_view impl_name() const override;
 
   MlpPlan(MlpPlan&&) noexcept;
@@ -103,6 +118,8 @@ class MlpPlan final : public LayerPlan {
  private:
   struct State;
   explicit MlpPlan(std::unique_ptr<State> state);
+  void run_impl(ConstTensorView src, ConstTensorView residual, TensorView dst,
+                const HiddenObserver* observe) const;
   std::unique_ptr<State> state_;
 };
 

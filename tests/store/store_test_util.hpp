@@ -2,6 +2,8 @@
 // (so a column bound or read in the wrong place cannot round-trip), and an error-message matcher.
 #pragma once
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -11,6 +13,7 @@
 #include <random>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "store/store.hpp"
 
@@ -88,6 +91,92 @@ inline MeasurementRow random_measurement(std::int64_t run_id, std::string key, s
                    .flags = "high_cv,remeasured"};
   for (int i = 0; i < n_samples; ++i) r.samples_ms.push_back(ms(rng));
   return r;
+}
+
+// Search rows with random values in every field (the arch hashes are the caller's, already stored).
+inline GenerationRow random_generation(std::int64_t run_id, std::int64_t generation,
+                                       std::vector<std::string> population, std::mt19937_64& rng) {
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  std::uniform_int_distribution<std::int64_t> count(3, 40);
+  const std::int64_t evaluations = count(rng);
+  return {.run_id = run_id,
+          .generation = generation,
+          .population = std::move(population),
+          .hypervolume = u(rng) * 50,
+          .reference = {u(rng) * 100, -u(rng)},
+          .objectives = {"latency_ms", "neg_quality"},
+          .evaluations = evaluations,
+          .cache_hits = evaluations / 3,
+          .measured_checks = count(rng) + 100,
+          .pred_n = count(rng) + 200,
+          .pred_mape = u(rng) * 0.2,
+          .pred_within5 = u(rng),
+          .pred_within10 = u(rng),
+          .pred_kendall_tau = u(rng) * 2 - 1};
+}
+
+inline CandidateRow random_candidate(std::int64_t run_id, std::int64_t generation, std::int64_t idx,
+                                     std::string arch_hash, std::mt19937_64& rng) {
+  std::uniform_real_distribution<double> u(0.01, 1.0);
+  std::uniform_int_distribution<std::int64_t> rank(0, 5);
+  return {.run_id = run_id,
+          .generation = generation,
+          .idx = idx,
+          .arch_hash = std::move(arch_hash),
+          .origin = u(rng) < 0.5 ? "initial" : "offspring",
+          .latency_ms = u(rng) * 30,
+          .latency_source = "lut",
+          .predicted_ms = u(rng) * 30,
+          .quality = u(rng) * 1000 - 500,
+          .quality_source = "naswot",
+          .params = u(rng) * 3e7,
+          .flops = u(rng) * 5e9,
+          .violation = u(rng) < 0.5 ? 0.0 : u(rng) * 4,
+          .rank = rank(rng),
+          .crowding = u(rng) * 3,
+          .in_population = u(rng) < 0.5};
+}
+
+inline FrontRow random_front_row(std::int64_t run_id, std::int64_t idx, std::string arch_hash,
+                                 std::mt19937_64& rng) {
+  std::uniform_real_distribution<double> u(0.01, 1.0);
+  return {.run_id = run_id,
+          .idx = idx,
+          .arch_hash = std::move(arch_hash),
+          .latency_ms = u(rng) * 30,
+          .latency_source = "measured",
+          .predicted_ms = u(rng) * 30,
+          .quality = u(rng) * 100,
+          .quality_source = "naswot",
+          .params = u(rng) * 3e7,
+          .flops = u(rng) * 5e9};
+}
+
+// Every field as text (doubles in their shortest exact form, NaN as "nan"), so rows holding NaN
+// compare equal when they hold the same values.
+inline std::string fields(const GenerationRow& r) {
+  return fmt::format("{} {} {} [{}] {} [{}] [{}] {} {} {} {} {} {} {} {}", r.run_id, r.generation,
+                     r.created_at, fmt::join(r.population, ","), r.hypervolume,
+                     fmt::join(r.reference, ","), fmt::join(r.objectives, ","), r.evaluations,
+                     r.cache_hits, r.measured_checks, r.pred_n, r.pred_mape, r.pred_within5,
+                     r.pred_within10, r.pred_kendall_tau);
+}
+inline std::string fields(const CandidateRow& r) {
+  return fmt::format("{} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {}", r.run_id, r.generation,
+                     r.idx, r.arch_hash, r.origin, r.latency_ms, r.latency_source, r.predicted_ms,
+                     r.quality, r.quality_source, r.params, r.flops, r.violation, r.rank,
+                     r.crowding, r.in_population);
+}
+inline std::string fields(const FrontRow& r) {
+  return fmt::format("{} {} {} {} {} {} {} {} {} {}", r.run_id, r.idx, r.arch_hash, r.latency_ms,
+                     r.latency_source, r.predicted_ms, r.quality, r.quality_source, r.params,
+                     r.flops);
+}
+template <class Row>
+std::vector<std::string> fields(const std::vector<Row>& rows) {
+  std::vector<std::string> out;
+  for (const Row& r : rows) out.push_back(fields(r));
+  return out;
 }
 
 // Success when f() throws E whose message contains `substring`.
