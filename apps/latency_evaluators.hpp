@@ -103,6 +103,8 @@ class LutLatency final : public LatencyEvaluator {
   std::size_t add_stored_pairs();
 
   const LatencyCalibration& calibration() const { return calibration_; }
+  // The fit for logs: "a=1.1712 b=0.0021ms/layer n=20 err=4.1%" (describe()).
+  std::string calibration_summary() const { return describe(calibration_); }
   const std::vector<CalibrationPair>& pairs() const { return pairs_; }
   // Refit after every new pair (a search), or keep the calibration as it stands (`hwnas lut`
   // judges a calibration fitted on its first archs on archs it has not seen).
@@ -112,6 +114,10 @@ class LutLatency final : public LatencyEvaluator {
   MeasuredLatency& measured() { return measured_; }
 
  private:
+  // The entries of `layers` not found in entries_ or the store (found ones are added to entries_).
+  std::set<std::string, std::less<>> find_entries(const std::vector<LayerInfo>& layers);
+  void add_pair(const std::string& hash, const CalibrationPair& pair);
+
   const Engine* engine_;
   Store* store_;
   LatencyOptions options_;
@@ -119,10 +125,6 @@ class LutLatency final : public LatencyEvaluator {
   std::map<std::string, double, std::less<>> entries_;  // layer key -> median ms, seen this run
   std::vector<CalibrationPair> pairs_;
   std::set<std::string, std::less<>> paired_;  // arch hashes in pairs_: a re-measure adds none
-  // The entries of `layers` not found in entries_ or the store (found ones are added to entries_).
-  std::set<std::string, std::less<>> find_entries(const std::vector<LayerInfo>& layers);
-  void add_pair(const std::string& hash, const CalibrationPair& pair);
-
   LatencyCalibration calibration_;
   CalibrationUpdates updates_ = CalibrationUpdates::Refit;
   std::int64_t layers_timed_ = 0;

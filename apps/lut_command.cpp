@@ -23,6 +23,7 @@
 #include "bench/log.hpp"
 #include "kernels/error.hpp"
 #include "search/genome.hpp"
+#include "search/predictor_error.hpp"
 #include "supernet/search_space.hpp"
 
 namespace hwnas::cli {
@@ -49,63 +50,23 @@ struct Point {
   nlohmann::json by_op;  // op -> {ms, layers}
 };
 
-struct ErrorSummary {
-  double mape = 0;  // mean absolute relative error, 0.05 = 5 %
-  double worst = 0;
-  double within_5 = 0;  // share of |error| <= 5 %
-  double within_10 = 0;
-  double kendall_tau = 0;  // of the predicted ranking against the measured one (tau-b)
-};
-
-double kendall_tau_b(const std::vector<double>& x, const std::vector<double>& y) {
-  double concordant = 0, discordant = 0, ties_x = 0, ties_y = 0;
-  for (std::size_t i = 0; i < x.size(); ++i) {
-    for (std::size_t j = i + 1; j < x.size(); ++j) {
-      const double dx = x[i] - x[j], dy = y[i] - y[j];
-      if (dx == 0 && dy == 0) continue;
-      if (dx == 0) {
-        ties_x += 1;
-      } else if (dy == 0) {
-        ties_y += 1;
-      } else if ((dx > 0) == (dy > 0)) {
-        concordant += 1;
-      } else {
-        discordant += 1;
-      }
-    }
-  }
-  const double denominator =
-      std::sqrt((concordant + discordant + ties_x) * (concordant + discordant + ties_y));
-  return denominator > 0 ? (concordant - discordant) / denominator : 0.0;
-}
-
-ErrorSummary summarize(const std::vector<Point>& points, bool calibrated) {
-  ErrorSummary s;
-  std::vector<double> measured, predicted;
+PredictorError error_of(const std::vector<Point>& points, bool calibrated) {
+  std::vector<double> predicted, measured;
   for (const Point& p : points) {
-    const double guess = calibrated ? p.predicted_ms : p.layer_sum_ms;
-    const double error = std::abs(guess - p.measured_ms) / p.measured_ms;
-    s.mape += error;
-    s.worst = std::max(s.worst, error);
-    s.within_5 += error <= 0.05 ? 1 : 0;
-    s.within_10 += error <= 0.10 ? 1 : 0;
+    predicted.push_back(calibrated ? p.predicted_ms : p.layer_sum_ms);
     measured.push_back(p.measured_ms);
-    predicted.push_back(guess);
   }
-  const auto n = static_cast<double>(points.size());
-  s.mape /= n;
-  s.within_5 /= n;
-  s.within_10 /= n;
-  s.kendall_tau = kendall_tau_b(measured, predicted);
-  return s;
+  return predictor_error(predicted, measured);
 }
 
-nlohmann::json to_json(const ErrorSummary& s) {
-  return {{"mape", s.mape},
-          {"worst_error", s.worst},
-          {"within_5", s.within_5},
-          {"within_10", s.within_10},
-          {"kendall_tau", s.kendall_tau}};
+// Fractions, not percent, as every other share in hwnas's JSON; kendall_tau null when undefined.
+nlohmann::json to_json(const PredictorError& e) {
+  nlohmann::json tau = std::isnan(e.kendall_tau) ? nlohmann::json() : nlohmann::json(e.kendall_tau);
+  return {{"mape", e.mape_pct / 100},
+          {"worst_error", e.worst_ape_pct / 100},
+          {"within_5", e.within_5pct},
+          {"within_10", e.within_10pct},
+          {"kendall_tau", std::move(tau)}};
 }
 
 std::string format_duration(double seconds) {
@@ -154,8 +115,8 @@ void run(const LutOptions& options) {
     try {
       return load_search_space_file(options.space);
     } catch (const IoError& e) {
-      throw InvalidArgument(
-          fmt::format("lut: --space {}", e.what()));  // the user's input, as bench
+      // A space file that cannot be read is the user's input, as bench treats its files.
+      throw InvalidArgument(fmt::format("lut: --space {}", e.what()));
     }
   }();
   if (std::find(space.resolutions.begin(), space.resolutions.end(), options.resolution) ==
@@ -198,7 +159,7 @@ void run(const LutOptions& options) {
     const bool calibrating = static_cast<std::int64_t>(i) < options.calibrate;
     if (!calibrating && static_cast<std::int64_t>(i) == options.calibrate) {
       lut.set_updates(CalibrationUpdates::Frozen);
-      log::info("lut", "calibration {}", describe(lut.calibration()));
+      log::info("lut", "calibration {}", lut.calibration_summary());
     }
     const LatencyEstimate e = lut.measure(archs[i]);
     const LutLatency::LayerSum sum = lut.layer_sum(archs[i]);  // every entry is stored by now
@@ -228,8 +189,8 @@ void run(const LutOptions& options) {
   if (tty) fmt::print(stderr, "\r\033[K");
   run_scope.finish(RunStatus::Finished);
 
-  const ErrorSummary calibrated = summarize(held_out, true);
-  const ErrorSummary uncalibrated = summarize(held_out, false);
+  const PredictorError calibrated = error_of(held_out, true);
+  const PredictorError uncalibrated = error_of(held_out, false);
   const LatencyCalibration& c = lut.calibration();
   if (options.json) {
     nlohmann::json j = to_json(calibrated);
@@ -252,11 +213,12 @@ void run(const LutOptions& options) {
   }
   fmt::print("lut on {} held-out subnets of {} (batch {} res {} threads {}), calibration {}\n",
              options.samples, space.name, options.batch, options.resolution, threads, describe(c));
-  const auto line = [](std::string_view what, const ErrorSummary& s) {
+  const auto line = [](std::string_view what, const PredictorError& e) {
     fmt::print(
         "  {:<13} MAPE {:5.1f}%  worst {:5.1f}%  within 5% {:5.1f}%  within 10% {:5.1f}%  "
         "Kendall tau {:.3f}\n",
-        what, 100 * s.mape, 100 * s.worst, 100 * s.within_5, 100 * s.within_10, s.kendall_tau);
+        what, e.mape_pct, e.worst_ape_pct, 100 * e.within_5pct, 100 * e.within_10pct,
+        e.kendall_tau);
   };
   line("calibrated", calibrated);
   line("layer sum", uncalibrated);
