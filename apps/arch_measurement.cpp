@@ -32,4 +32,10 @@ MeasurementRow arch_measurement_row(const PreparedArch& p, const Measurement& m,
   return row;
 }
 
+ArchRow arch_row(const Arch& arch, const std::string& hash) {
+  return {.hash = hash,
+          .canonical_json = to_json(arch),
+          .name = arch.name.empty() ? fmt::format("subnet-{}", hash) : arch.name};
+}
+
 }  // namespace hwnas::cli

@@ -16,4 +16,8 @@ namespace hwnas::cli {
 MeasurementRow arch_measurement_row(const PreparedArch& p, const Measurement& m,
                                     std::int64_t run_id, int threads, std::string repro);
 
+// The archs row of an Arch: its canonical JSON, named as the Arch is, or "subnet-<hash>" when it
+// has no name (a sampled or rebuilt subnet): the store refuses an unnamed row.
+ArchRow arch_row(const Arch& arch, const std::string& hash);
+
 }  // namespace hwnas::cli

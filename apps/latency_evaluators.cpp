@@ -43,7 +43,7 @@ LatencyEstimate MeasuredLatency::measure(const Arch& arch) {
 
   PreparedArch p = prepare_arch(*engine_, arch, bench_options(options_));
   const ArchTiming timing = time_arch(p, options_.policy, LayerTimes::None);
-  store_->upsert_arch({.hash = p.hash, .canonical_json = to_json(p.arch), .name = p.arch.name});
+  store_->upsert_arch(arch_row(p.arch, p.hash));
   store_->add_measurement(arch_measurement_row(p, timing.measurement, options_.run_id, threads,
                                                repro(p.hash, options_, threads)));
   ++timed_;
@@ -107,7 +107,7 @@ LutLatency::LayerSum LutLatency::layer_sum(const Arch& arch) {
       entries_.emplace(layer.info.key, row.median_ms);
       rows.push_back(std::move(row));
     }
-    store_->upsert_arch({.hash = p.hash, .canonical_json = to_json(p.arch), .name = p.arch.name});
+    store_->upsert_arch(arch_row(p.arch, p.hash));
     store_->add_measurements(rows);
     layers_timed_ += static_cast<std::int64_t>(rows.size());
   }

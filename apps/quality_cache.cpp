@@ -1,6 +1,6 @@
 #include "apps/quality_cache.hpp"
 
-#include "apps/search_store.hpp"
+#include "apps/arch_measurement.hpp"
 
 namespace hwnas::cli {
 

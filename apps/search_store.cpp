@@ -69,12 +69,6 @@ std::string duration(double seconds) {
 
 }  // namespace
 
-ArchRow arch_row(const Arch& arch, const std::string& hash) {
-  return {.hash = hash,
-          .canonical_json = to_json(arch),
-          .name = arch.name.empty() ? fmt::format("subnet-{}", hash) : arch.name};
-}
-
 StoreSearchObserver::StoreSearchObserver(Store& store, std::int64_t run_id,
                                          const SearchProgress& progress, int first_generation)
     : store_(&store),

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "apps/arch_measurement.hpp"
 #include "search/search_loop.hpp"
 #include "store/store.hpp"
 
@@ -47,9 +48,6 @@ class StoreSearchObserver final : public SearchObserver {
   std::chrono::steady_clock::time_point start_;
   std::int64_t evaluations_ = 0;
 };
-
-// The arch row of a candidate: named "<space name>-<hash>" unless the Arch has a name.
-ArchRow arch_row(const Arch& arch, const std::string& hash);
 
 // The point a killed or failed search continues from: its last stored generation's population
 // (archs rebuilt from the store's canonical JSON and named as stored, objectives from their newest

@@ -213,7 +213,8 @@ TEST_F(EvaluatorTest, LutMeasureKeepsThePredictionAndCalibratesAfterFivePairs) {
   EXPECT_EQ(resumed.layers_timed(), 0);
   EXPECT_NEAR(resumed.calibration().a, lut.calibration().a, 1e-12);
   EXPECT_NEAR(resumed.calibration().b, lut.calibration().b, 1e-12);
-  EXPECT_EQ(resumed.relative_error(), lut.relative_error());
+  // The stored pairs come back in another order, so the fit's sums round differently.
+  EXPECT_NEAR(resumed.relative_error(), lut.relative_error(), 1e-9);
   LutLatency other_batch(engine_, *store_, options(2));
   EXPECT_EQ(other_batch.add_stored_pairs(), 0u);
 
