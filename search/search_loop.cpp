@@ -128,7 +128,8 @@ Candidate Search::evaluate(const Arch& arch, std::string origin) {
     throw Error(fmt::format("search: quality evaluator '{}' returned {} for arch {}",
                             quality_.source(), quality.value, hash));
   }
-  cache_hits_ += timed_nothing ? 1 : 0;
+  // A cache hit computed nothing: its latency and its quality both came from a cache.
+  cache_hits_ += timed_nothing && quality.cache_hit ? 1 : 0;
   const ArchCost cost = arch_cost(arch, config_.resolution);
   Candidate c{.arch = arch,
               .hash = hash,

@@ -88,7 +88,7 @@ struct GenerationReport {
   std::vector<double> reference;
   std::vector<std::string> objectives;  // config.objectives
   int evaluations = 0;                  // candidates in `evaluated`
-  int cache_hits = 0;       // of them, answered without timing (run memo or evaluator cache)
+  int cache_hits = 0;  // of them, answered without computing (run memo, or both evaluators cached)
   int measured_checks = 0;  // measure() calls of predicted candidates near the budget
   std::optional<PredictorError> predictor;  // over those checks, when there were any
 };
