@@ -138,19 +138,42 @@ std::vector<Tick> log_ticks(double lo, double hi) {
   if (!(lo > 0) || !std::isfinite(lo)) lo = 1;
   if (!(hi > 0) || !std::isfinite(hi)) hi = lo;
   if (lo > hi) std::swap(lo, hi);
+  const double decades = std::log10(hi / lo);
+  // Under half a decade, decade ticks would leave one or two labels: linear ones read better (they
+  // are still placed on the log scale).
+  if (decades < 0.5 && lo != hi) {
+    std::vector<Tick> ticks = linear_ticks(lo, hi, 4);
+    if (ticks.front().value > 0) return ticks;
+  }
+  // The axis runs between the nearest 1, 2, 5 x 10^k around the data (not whole decades, which
+  // would waste most of a plot whose data spans 1.2 decades); ticks at each decade inside, and at 2
+  // and 5 times each decade when the data spans under two decades.
+  const std::array<double, 3> steps = {1, 2, 5};
   const int first = static_cast<int>(std::floor(std::log10(lo) + kLogEpsilon));
-  int last = static_cast<int>(std::ceil(std::log10(hi) - kLogEpsilon));
-  if (last == first) ++last;
-  const bool fine = std::log10(hi / lo) < 2;  // the data's span, not the ticks'
+  const int last = static_cast<int>(std::ceil(std::log10(hi) - kLogEpsilon));
+  const bool fine = decades < 2;
   std::vector<Tick> ticks;
-  for (int e = first; e <= last; ++e) {
+  for (int e = first; e <= std::max(last, first + 1); ++e) {
     const double decade = std::pow(10.0, e);
-    ticks.push_back({decade, tick_label(decade)});
-    if (fine && e < last) {
-      for (const double m : {2.0, 5.0}) ticks.push_back({m * decade, tick_label(m * decade)});
+    for (const double m : steps) {
+      const double v = e < 0 ? m / std::pow(10.0, -e) : m * decade;
+      if (m != 1 && !fine) continue;
+      ticks.push_back({v, tick_label(v)});
     }
   }
-  return ticks;
+  // Keep the ticks between the last one <= lo and the first one >= hi.
+  std::size_t begin = 0, end = ticks.size();
+  while (begin + 1 < ticks.size() && ticks[begin + 1].value <= lo * (1 + kLogEpsilon)) ++begin;
+  for (std::size_t i = begin + 1; i < ticks.size(); ++i) {
+    if (ticks[i].value >= hi * (1 - kLogEpsilon)) {
+      end = i + 1;
+      break;
+    }
+  }
+  std::vector<Tick> out(ticks.begin() + static_cast<std::ptrdiff_t>(begin),
+                        ticks.begin() + static_cast<std::ptrdiff_t>(end));
+  if (out.size() < 2) out.push_back({out.back().value * 10, tick_label(out.back().value * 10)});
+  return out;
 }
 
 std::string tick_label(double value) {
@@ -299,6 +322,11 @@ std::string render(const XyChart& chart) {
             R"(<circle class="pt" data-series="{}" data-x="{}" data-y="{}" cx="{}" cy="{}" r="{}" fill="{}" fill-opacity="{}" stroke="#fff" stroke-width="0.6"><title>{}</title></circle>)",
             series_attr, p.x, p.y, number(l.x.to_px(p.x)), number(l.y.to_px(p.y)), s.radius, color,
             s.opacity, escape_xml(p.tooltip));
+        if (!p.label.empty()) {
+          circle += fmt::format(R"(<text class="point-label" x="{}" y="{}">{}</text>)",
+                                number(l.x.to_px(p.x) + s.radius + 3), number(l.y.to_px(p.y) - 3),
+                                escape_xml(p.label));
+        }
         if (!p.anchor.empty()) {
           circle = fmt::format(R"(<a href="#{}">{}</a>)", escape_xml(p.anchor), circle);
         }

@@ -69,6 +69,7 @@ struct XyPoint {
   double x = 0, y = 0;
   std::string tooltip;  // the <title>: shown on hover
   std::string anchor;   // optional: the point links to "#anchor"
+  std::string label;    // optional: text drawn beside the marker
 };
 
 struct XySeries {

@@ -47,12 +47,15 @@ TEST(SvgChart, LogTicksSpanDecades) {
   EXPECT_EQ(log_ticks(0.03, 250).front().label, "0.01");
   EXPECT_EQ(log_ticks(0.03, 250).back().label, "1000");
   // Under two decades: 2 and 5 added, so the axis has labels between the decades.
-  EXPECT_EQ(values(log_ticks(1.5, 40)), (std::vector<double>{1, 2, 5, 10, 20, 50, 100}));
+  EXPECT_EQ(values(log_ticks(1.5, 40)), (std::vector<double>{1, 2, 5, 10, 20, 50}));
   // Exactly a decade boundary is not widened.
   EXPECT_EQ(log_ticks(10, 1000).front().value, 10);
   EXPECT_EQ(log_ticks(10, 1000).back().value, 1000);
   EXPECT_EQ(log_ticks(1e5, 1e9).size(), 5u);
-  EXPECT_EQ(log_ticks(1e6, 1e6).size(), 4u);  // 1e6, 2e6, 5e6, 1e7
+  EXPECT_EQ(values(log_ticks(1e6, 1e6)), (std::vector<double>{1e6, 2e6}));
+  // Under half a decade: linear steps, still placed on the log scale.
+  EXPECT_EQ(values(log_ticks(11, 12.5)), (std::vector<double>{11, 11.5, 12, 12.5}));
+  EXPECT_EQ(values(log_ticks(0.0031, 0.0042)), (std::vector<double>{0.003, 0.0035, 0.004, 0.0045}));
   EXPECT_EQ(tick_label(1e9), "1e+09");
   EXPECT_EQ(tick_label(0.25), "0.25");
 }
