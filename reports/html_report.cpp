@@ -17,10 +17,12 @@ h2 { font-size: 19px; margin: 32px 0 8px; border-bottom: 2px solid #0072B2; padd
 nav a { margin-right: 14px; }
 p.meta { color: #555; margin: 0 0 8px; }
 p.note { max-width: 1000px; }
-table { border-collapse: collapse; margin: 8px 0 18px; font-size: 12.5px; }
+table { border-collapse: collapse; margin: 8px 0 18px; font-size: 12.5px; max-width: 100%; }
 caption { text-align: left; font-weight: 600; padding: 4px 0; }
-th, td { border: 1px solid #ddd; padding: 3px 7px; text-align: left; vertical-align: top; }
+th, td { border: 1px solid #ddd; padding: 3px 7px; text-align: left; vertical-align: top;
+         overflow-wrap: anywhere; }
 th { background: #f3f5f8; }
+td:first-child { overflow-wrap: normal; white-space: nowrap; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 tr:target { background: #fff4c2; }
 svg.chart { display: block; margin: 10px 0 18px; background: #fff; border: 1px solid #e3e3e3; }

@@ -2,6 +2,7 @@
 // exponent), its latency at each stage shape, and the GFLOP/s it achieves against the device's
 // roofline (which blocks waste the machine).
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <map>
@@ -27,6 +28,26 @@ std::string point_tooltip(const SweepPoint& p, const ReportData& data) {
                         100 * p.gflops() / data.roofline->attainable_gflops(p.intensity()));
   }
   return text;
+}
+
+// The op, and where several points of that op share the shape, the fields that tell them apart
+// ("dwconv k=3", "dwconv k=7").
+std::string bar_label(const SweepPoint& p, const std::vector<const SweepPoint*>& same_shape) {
+  const auto fields = parse_op_key(p.key).second;
+  std::vector<std::string> differing;
+  for (const auto& [name, value] : fields) {
+    for (const SweepPoint* other : same_shape) {
+      if (other == &p || other->op != p.op) continue;
+      const auto theirs = parse_op_key(other->key).second;
+      const auto it = std::find_if(theirs.begin(), theirs.end(),
+                                   [&](const auto& f) { return f.first == name; });
+      if (it == theirs.end() || it->second != value) {
+        differing.push_back(fmt::format("{}={}", name, value));
+        break;
+      }
+    }
+  }
+  return differing.empty() ? p.op : fmt::format("{} {}", p.op, fmt::join(differing, ","));
 }
 
 }  // namespace
@@ -90,7 +111,7 @@ Section section_mixers(const ReportData& data) {
         .y = {.label = "latency (median)", .unit = "ms"}};
     bars.stacks.push_back({.name = "median latency"});
     for (const SweepPoint* p : points) {
-      bars.categories.push_back(p->op);
+      bars.categories.push_back(bar_label(*p, points));
       bars.stacks.front().values.push_back(p->median_ms);
     }
     s.charts.push_back(render(bars));

@@ -358,11 +358,17 @@ std::string render(const StackedBarChart& chart) {
     top = std::max(top, sum);
   }
   std::vector<Tick> ticks = linear_ticks(0, top > 0 ? top : 1);
+  // Level labels get the bar's slot (about 7 px a character at 11 px); longer ones are slanted.
+  std::size_t longest = 0;
+  for (const std::string& name : chart.categories) longest = std::max(longest, name.size());
+  const double slot_px =
+      (chart.width - kLegendWidth - kLeft) / static_cast<double>(std::max<std::size_t>(n, 1));
+  const bool slanted = static_cast<double>(longest) * 6.5 > slot_px;
   XyLayout l;
   l.y = {.scale = Scale::Linear,
          .lo = ticks.front().value,
          .hi = ticks.back().value,
-         .px_lo = chart.height - kBottom - 30,  // room for two-line category labels
+         .px_lo = chart.height - kBottom - (slanted ? 90 : 0),  // room for slanted labels
          .px_hi = kTop};
   l.x = {.scale = Scale::Linear,
          .lo = 0,
@@ -388,15 +394,16 @@ std::string render(const StackedBarChart& chart) {
           escape_xml(s.name), tick_label(v), escape_xml(chart.y.unit));
       base += v;
     }
-    // The category under its bar; long names on two lines.
+    // The category under its bar: level when there is room, else slanted so many long names fit.
     const std::string& name = chart.categories[c];
-    const std::string first = name.size() > 18 ? name.substr(0, 18) : name;
-    const std::string rest = name.size() > 18 ? name.substr(18, 16) : "";
-    out += fmt::format(R"(<text class="tick" x="{}" y="{}" text-anchor="middle">{}</text>)",
-                       number(x + bar / 2), number(l.y.px_lo + 16), escape_xml(first));
-    if (!rest.empty()) {
+    if (!slanted) {
       out += fmt::format(R"(<text class="tick" x="{}" y="{}" text-anchor="middle">{}</text>)",
-                         number(x + bar / 2), number(l.y.px_lo + 30), escape_xml(rest));
+                         number(x + bar / 2), number(l.y.px_lo + 16), escape_xml(name));
+    } else {
+      const std::string shown = name.size() > 26 ? name.substr(0, 24) + "..." : name;
+      out += fmt::format(
+          R"~(<text class="tick" transform="translate({},{}) rotate(-35)" text-anchor="end"><title>{}</title>{}</text>)~",
+          number(x + bar / 2 + 4), number(l.y.px_lo + 12), escape_xml(name), escape_xml(shown));
     }
   }
   std::vector<LegendEntry> entries;
