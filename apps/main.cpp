@@ -44,6 +44,7 @@ int main(int argc, char** argv) {
   hwnas::cli::add_runs_command(app);
   hwnas::cli::add_sweep_command(app);
   hwnas::cli::add_reproduce_command(app);
+  hwnas::cli::add_report_command(app);
   // CLI11 would only say "a subcommand is required"; name the word that is not one.
   std::vector<std::string> names;
   for (const CLI::App* command : app.get_subcommands({})) names.push_back(command->get_name());
