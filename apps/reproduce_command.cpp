@@ -5,11 +5,13 @@
 // prepared once per thread count and timed interleaved (bench/interleaved.hpp), every measurement
 // stored as an Arch measurement of one run of kind "reproduce", and each claim's result stored in
 // claim_results. A claim's stated thread count wins over --threads, which applies to the rest.
+#include <fmt/chrono.h>
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
-#include <deque>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -22,10 +24,12 @@
 #include "apps/cli_common.hpp"
 #include "apps/commands.hpp"
 #include "bench/arch_timing.hpp"
+#include "bench/build_info.hpp"
 #include "bench/claims.hpp"
 #include "bench/interleaved.hpp"
 #include "bench/log.hpp"
 #include "kernels/error.hpp"
+#include "reports/report.hpp"
 
 namespace hwnas::cli {
 namespace {
@@ -98,6 +102,26 @@ std::vector<double> per_round(const ClaimPlan& plan, const Session& s,
   return values;
 }
 
+enum class OutputKind { None, Markdown, Html, Csv };
+
+// -o by extension: .md the claims table alone; .html / .csv the whole report of this run (its
+// claims section, the device and whatever else the store holds for it).
+OutputKind output_kind(const std::string& path) {
+  if (path.empty()) return OutputKind::None;
+  const std::string ext = std::filesystem::path(path).extension().string();
+  if (ext == ".md" || ext == ".markdown") return OutputKind::Markdown;
+  if (ext == ".html" || ext == ".htm") return OutputKind::Html;
+  if (ext == ".csv") return OutputKind::Csv;
+  throw InvalidArgument(fmt::format(
+      "reproduce: cannot tell the format of -o {} from its extension '{}'; use .html, .md or .csv",
+      path, ext));
+}
+
+std::string now_utc() {
+  return fmt::format("{:%Y-%m-%dT%H:%M:%SZ}",
+                     std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()));
+}
+
 ClaimResultRow result_row(const ClaimPlan& p, std::int64_t run_id, double tolerance) {
   nlohmann::json setups = nlohmann::json::array();
   for (const ModelSetup& m : p.setups) {
@@ -129,6 +153,7 @@ void run(const ReproduceOptions& o) {
     throw InvalidArgument(fmt::format("reproduce: --rounds {} must be >= 1", o.rounds));
   if (!(o.tolerance >= 0))
     throw InvalidArgument(fmt::format("reproduce: --tolerance {} must be >= 0", o.tolerance));
+  const OutputKind output = output_kind(o.output);
   const std::string path = o.claims.empty() ? default_claims_path() : o.claims;
   const ClaimsLedger ledger = [&] {
     try {
@@ -150,10 +175,12 @@ void run(const ReproduceOptions& o) {
     }
   }
   // Sessions: one engine per thread count; in each, every distinct setup prepared once.
-  std::map<int, Session> sessions;
+  // Keyed by (threads, batch): a round then holds only workloads of like duration, so the models
+  // of one claim are measured seconds apart, not a whole round of slow batch-16 forwards apart.
+  std::map<std::pair<int, std::int64_t>, Session> sessions;
   for (const ClaimPlan& p : plans) {
     for (const ModelSetup& m : p.setups) {
-      Session& s = sessions[m.threads];
+      Session& s = sessions[{m.threads, m.batch}];
       s.threads = m.threads;
       if (std::none_of(s.models.begin(), s.models.end(),
                        [&](const Prepared& x) { return x.setup == m; })) {
@@ -161,8 +188,8 @@ void run(const ReproduceOptions& o) {
       }
     }
   }
-  for (auto& [threads, s] : sessions) {
-    s.engine = std::make_unique<Engine>(Engine::cpu({.threads = threads}));
+  for (auto& [key, s] : sessions) {
+    s.engine = std::make_unique<Engine>(Engine::cpu({.threads = s.threads}));
     for (Prepared& m : s.models) {
       try {
         const ArchSource source = resolve_arch(m.setup.model);
@@ -191,7 +218,8 @@ void run(const ReproduceOptions& o) {
                              .software_json = software_json(device.fingerprint)});
   const bool tty = isatty(fileno(stderr)) != 0;
   std::size_t session_no = 0;
-  for (auto& [threads, s] : sessions) {
+  for (auto& [key, s] : sessions) {
+    const int threads = s.threads;
     ++session_no;
     std::vector<std::function<void()>> workloads;
     std::vector<Prepared*> measured;
@@ -228,7 +256,7 @@ void run(const ReproduceOptions& o) {
   for (ClaimPlan& p : plans) {
     ClaimResultRow row = result_row(p, run_scope.id(), o.tolerance);
     if (!p.setups.empty()) {
-      const Session& s = sessions.at(p.setups.front().threads);
+      const Session& s = sessions.at({p.setups.front().threads, p.setups.front().batch});
       std::vector<std::size_t> index;
       std::string error;
       for (const ModelSetup& m : p.setups) {
@@ -263,9 +291,19 @@ void run(const ReproduceOptions& o) {
 
   const std::string device_name =
       fmt::format("{} ({} threads by default)", device.fingerprint.cpu_model, run_threads);
-  if (!o.output.empty()) {
+  if (output != OutputKind::None) {
+    std::string text;
+    if (output == OutputKind::Markdown) {
+      text = claims_markdown(rows, run_scope.id(), device_name);
+    } else {
+      reports::ReportData data = reports::load_report_data(store, {.run_ids = {run_scope.id()}});
+      data.generated_at = now_utc();
+      data.generator = fmt::format("hwnas {}", build_info().code_version);
+      text = reports::render(data, output == OutputKind::Html ? reports::ReportFormat::Html
+                                                              : reports::ReportFormat::Csv);
+    }
     std::ofstream out(o.output);
-    out << claims_markdown(rows, run_scope.id(), device_name);
+    out << text;
     if (!out) throw IoError(fmt::format("reproduce: cannot write {}", o.output));
     log::info("reproduce", "wrote {}", o.output);
   }
@@ -297,7 +335,9 @@ void add_reproduce_command(CLI::App& app) {
                    "a ratio holds when its CI reaches within this factor of the claim")
       ->capture_default_str();
   command->add_flag("--json", options->json, "print one JSON object per claim (an array)");
-  command->add_option("-o,--output", options->output, "also write the table as Markdown here");
+  command->add_option("-o,--output", options->output,
+                      "also write the results: FILE.md the claims table, FILE.html or FILE.csv the "
+                      "report of this run");
   add_threads_option(*command, options->common);
   add_db_option(*command, options->common);
   command->callback([options] { run(*options); });

@@ -462,11 +462,16 @@ ClaimOutcome judge_ratio(double claimed, const RatioEstimate& m, double toleranc
   ClaimOutcome o{.quotient = m.median / claimed};
   const bool meets = m.ci_high >= lo && m.ci_low <= hi;
   o.verdict = meets ? Verdict::Holds : Verdict::DoesNotHold;
+  // A CI wider than the band cannot tell a claim from its neighbours: say so beside the verdict.
+  o.conclusive = m.ci_high / m.ci_low <= hi / lo;
   o.reason = fmt::format(
       "measured {:.3f} [{:.3f}, {:.3f}] ({} rounds, {:.0f} % CI) {} claimed {:.3f} within {:.0f} % "
-      "[{:.3f}, {:.3f}]",
+      "[{:.3f}, {:.3f}]{}",
       m.median, m.ci_low, m.ci_high, m.rounds, 100 * m.ci_level, meets ? "meets" : "misses",
-      claimed, 100 * tolerance, lo, hi);
+      claimed, 100 * tolerance, lo, hi,
+      o.conclusive ? ""
+                   : "; inconclusive: the CI is wider than the tolerance band (a noisy machine; "
+                     "more --rounds on a quiet one)");
   return o;
 }
 

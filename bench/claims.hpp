@@ -148,7 +148,10 @@ inline constexpr double kDefaultTolerance = 0.10;
 struct ClaimOutcome {
   Verdict verdict = Verdict::NotMeasurable;
   double quotient = 0;  // measured median / claimed
-  std::string reason;   // the numbers and the rule, one line
+  // false when the CI is wider than the tolerance band: the verdict then rests on noise (a holds
+  // is only "not refuted"); the reason says so.
+  bool conclusive = true;
+  std::string reason;  // the numbers and the rule, one line
 };
 // Throws InvalidArgument for claimed <= 0 or tolerance < 0.
 ClaimOutcome judge_ratio(double claimed, const RatioEstimate& measured, double tolerance);

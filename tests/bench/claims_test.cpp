@@ -246,6 +246,13 @@ TEST(Claims, VerdictWithinTheTolerance) {
   EXPECT_DOUBLE_EQ(o.quotient, 0.8);
   EXPECT_EQ(judge_ratio(2.0, est(2.5, 2.3, 2.7), 0.10).verdict, Verdict::DoesNotHold);
   EXPECT_EQ(judge_ratio(2.0, est(2.5, 2.3, 2.7), 0.20).verdict, Verdict::Holds);
+  // A CI wider than the band decides nothing: the verdict says so.
+  o = judge_ratio(2.0, est(2.0, 1.0, 4.0), 0.10);
+  EXPECT_EQ(o.verdict, Verdict::Holds);
+  EXPECT_FALSE(o.conclusive);
+  EXPECT_NE(o.reason.find("inconclusive: the CI is wider than the tolerance band"),
+            std::string::npos);
+  EXPECT_TRUE(judge_ratio(2.0, est(1.8, 1.7, 1.85), 0.10).conclusive);
   // A claim of a slowdown is judged alike: 0.5 within 10 % is [0.4545, 0.55].
   EXPECT_EQ(judge_ratio(0.5, est(0.55, 0.54, 0.56), 0.10).verdict, Verdict::Holds);
   EXPECT_EQ(judge_ratio(0.5, est(0.58, 0.56, 0.6), 0.10).verdict, Verdict::DoesNotHold);
