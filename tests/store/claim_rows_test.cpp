@@ -4,6 +4,7 @@
 #include <limits>
 #include <random>
 
+#include "store/merge.hpp"
 #include "store/store.hpp"
 #include "tests/store/store_test_util.hpp"
 #include "tests/support/test_util.hpp"
@@ -118,6 +119,29 @@ TEST(ClaimRows, RefusesBadRowsAndWritesNone) {
   EXPECT_TRUE(throws_with<InvalidArgument>(
       [&] { f.store.add_claim_results(std::vector{judged_row(99, "C3", rng)}); },
       "run 99 does not exist"));
+}
+
+TEST(ClaimRows, MergeCarriesThemWithTheirRunOnce) {
+  Fixture src;
+  std::mt19937_64 rng(fresh_seed("claim rows merge"));
+  const std::vector<ClaimResultRow> rows = {judged_row(src.run, "C1", rng),
+                                            judged_row(src.run, "C2", rng)};
+  src.store.add_claim_results(rows);
+  src.store.finish_run(src.run, RunStatus::Finished);
+  TempDir dir;
+  Store dst = Store::open(dir.file("dst.db"));
+  const std::int64_t other =
+      dst.begin_run({.kind = "bench", .device_id = dst.upsert_device("cpu:o", "{}")});
+  const MergeStats first = merge_store(dst, src.store.path());
+  EXPECT_EQ(first.claim_results, 2);
+  const std::vector<RunRow> runs = dst.runs();
+  ASSERT_EQ(runs.size(), 2u);
+  const std::int64_t merged = runs[0].id == other ? runs[1].id : runs[0].id;
+  std::vector<ClaimResultRow> back = dst.claim_results(merged);
+  ASSERT_EQ(back.size(), 2u);
+  back[0].run_id = src.run;
+  EXPECT_EQ(back[0], rows[0]);
+  EXPECT_EQ(merge_store(dst, src.store.path()).claim_results, 0);  // merging again adds nothing
 }
 
 }  // namespace
