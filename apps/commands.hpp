@@ -13,6 +13,7 @@ void add_lut_command(CLI::App& app);
 void add_merge_command(CLI::App& app);
 void add_runs_command(CLI::App& app);
 void add_sweep_command(CLI::App& app);
+void add_reproduce_command(CLI::App& app);
 void add_report_command(CLI::App& app);
 
 }  // namespace hwnas::cli

@@ -43,6 +43,7 @@ int main(int argc, char** argv) {
   hwnas::cli::add_merge_command(app);
   hwnas::cli::add_runs_command(app);
   hwnas::cli::add_sweep_command(app);
+  hwnas::cli::add_reproduce_command(app);
   hwnas::cli::add_report_command(app);
   // CLI11 would only say "a subcommand is required"; name the word that is not one.
   std::vector<std::string> names;

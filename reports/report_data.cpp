@@ -254,6 +254,17 @@ ReportData load_report_data(const Store& store, const ReportRequest& request) {
     data.searches.push_back(std::move(s));
   }
 
+  for (const RunRow& run : data.runs) {
+    if (run.kind == "reproduce" && !data.claims_run) data.claims_run = run;
+  }
+  const std::int64_t claims_device = device_id.value_or(-1);
+  for (auto it = all.rbegin(); it != all.rend() && !data.claims_run; ++it) {
+    if (it->kind == "reproduce" && it->status == RunStatus::Finished &&
+        it->device_id == claims_device)
+      data.claims_run = *it;
+  }
+  if (data.claims_run) data.claims = store.claim_results(data.claims_run->id);
+
   if (!device_id) return data;
   std::map<std::string, SweepPoint> sweep;  // newest per key (runs are oldest first)
   std::map<std::tuple<std::string, std::int64_t, std::int64_t>, ArchBench> catalog;

@@ -126,6 +126,9 @@ struct ReportData {
   std::vector<ArchBench> catalog;  // kind "bench" runs of the device, newest per (name, batch, res)
   std::vector<ArchBench> front_benches;  // end-to-end measurements of front members, on the device
   std::vector<PredictorPair> predictor;  // from the chosen searches' candidates and fronts
+  // `hwnas reproduce`: a chosen run of kind "reproduce", else the device's newest finished one.
+  std::optional<RunRow> claims_run;
+  std::vector<ClaimResultRow> claims;    // of claims_run, in the order it stored them
   std::string generated_at;              // ISO 8601 UTC; set by the caller (reports stay pure)
   std::string generator;                 // "hwnas <code version>"
 };

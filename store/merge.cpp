@@ -159,6 +159,20 @@ WHERE NOT EXISTS (SELECT 1 FROM main.quality_scores y
 ORDER BY q.arch_hash, q.method, q.config
 RETURNING 1)sql";
 
+constexpr std::string_view kMergeClaimResults = R"sql(
+INSERT INTO main.claim_results (run_id, claim_id, kind, statement, models_json, setups_json, metric,
+                                unit, device, device_class, claimed, measured, ci_low, ci_high,
+                                ci_level, quotient, rounds, tolerance, verdict, reason)
+SELECT mr.id, c.claim_id, c.kind, c.statement, c.models_json, c.setups_json, c.metric, c.unit,
+       c.device, c.device_class, c.claimed, c.measured, c.ci_low, c.ci_high, c.ci_level,
+       c.quotient, c.rounds, c.tolerance, c.verdict, c.reason
+FROM merge_src.claim_results c
+JOIN merge_src.runs sr ON sr.id = c.run_id JOIN main.runs mr ON mr.uid = sr.uid
+WHERE NOT EXISTS (SELECT 1 FROM main.claim_results y
+                  WHERE y.run_id = mr.id AND y.claim_id = c.claim_id)
+ORDER BY c.rowid
+RETURNING 1)sql";
+
 // Runs an INSERT ... RETURNING to completion; the number of rows it wrote.
 std::int64_t rows_written(const Database& db, std::string_view sql) {
   Statement q = db.prepare(sql);
@@ -251,6 +265,7 @@ MergeStats merge_store(Store& dst, const std::string& src_path) {
   added.candidates = rows_written(db, kMergeCandidates);
   added.front_rows = rows_written(db, kMergeFront);
   added.quality_scores = rows_written(db, kMergeQuality);
+  added.claim_results = rows_written(db, kMergeClaimResults);
   tx.commit();
   return added;
 }

@@ -22,7 +22,7 @@ namespace hwnas {
 
 struct MergeStats {  // rows added to dst, per table
   std::int64_t devices = 0, archs = 0, runs = 0, measurements = 0, layer_times = 0, generations = 0,
-               candidates = 0, front_rows = 0, quality_scores = 0;
+               candidates = 0, front_rows = 0, quality_scores = 0, claim_results = 0;
   friend bool operator==(const MergeStats&, const MergeStats&) = default;
 };
 

@@ -220,10 +220,42 @@ CREATE TABLE quality_scores (
 ) STRICT)sql",
 };
 
+// Version 4: `hwnas reproduce`. One row per claim of the ledger (and per ratio derived from two
+// of its absolute claims) and run: what was claimed, what this device measured (NULL when it was
+// not measured), their quotient and the verdict. The device and its fingerprint are the run's.
+constexpr std::string_view kVersion4[] = {
+    R"sql(
+CREATE TABLE claim_results (
+  run_id       INTEGER NOT NULL REFERENCES runs(id),
+  claim_id     TEXT NOT NULL CHECK (claim_id <> ''),
+  kind         TEXT NOT NULL CHECK (kind IN ('ratio', 'absolute')),
+  statement    TEXT NOT NULL,
+  models_json  TEXT NOT NULL CONSTRAINT models_json_is_json CHECK (json_valid(models_json)),
+  setups_json  TEXT NOT NULL CONSTRAINT setups_json_is_json CHECK (json_valid(setups_json)),
+  metric       TEXT NOT NULL,
+  unit         TEXT NOT NULL,
+  device       TEXT NOT NULL,
+  device_class TEXT NOT NULL,
+  claimed      REAL NOT NULL,
+  measured     REAL,
+  ci_low       REAL,
+  ci_high      REAL,
+  ci_level     REAL,
+  quotient     REAL,
+  rounds       INTEGER NOT NULL CHECK (rounds >= 0),
+  tolerance    REAL NOT NULL CHECK (tolerance >= 0),
+  verdict      TEXT NOT NULL
+               CHECK (verdict IN ('holds', 'does_not_hold', 'other_device_class', 'not_measurable')),
+  reason       TEXT NOT NULL,
+  PRIMARY KEY (run_id, claim_id)
+) STRICT)sql",
+};
+
 constexpr std::array kMigrations = {
     Migration{kVersion1},
     Migration{kVersion2},
     Migration{kVersion3},
+    Migration{kVersion4},
 };
 
 }  // namespace

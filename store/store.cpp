@@ -332,7 +332,8 @@ Store::State::State(Database database, int schema_version)
           kMeasurementColumns))),
       arch(db),
       resume(db),
-      search(db) {}
+      search(db),
+      claims(db) {}
 
 std::string Store::State::why_run_not_running(std::int64_t run_id) {
   const std::optional<RunRow> run = first_row(select_run.bind(1, run_id), read_run);

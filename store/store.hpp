@@ -205,6 +205,32 @@ void check(const CandidateRow& row);
 void check(const FrontRow& row);
 void check(const QualityRow& row);
 
+// One claim's result in a `hwnas reproduce` run (bench/claims.hpp says how claims are planned and
+// judged). A claim that was not measured has measured, ci_*, quotient NaN (NULL) and rounds 0.
+struct ClaimResultRow {
+  std::int64_t run_id = 0;  // a running run
+  std::string claim_id;     // "C076", or "C097/C103" for a ratio derived from two absolute claims
+  std::string kind = "ratio";  // "ratio" (a speed ratio, unit "x") or "absolute"
+  std::string statement;
+  std::vector<std::string> models;   // ratio: numerator, denominator
+  std::string setups_json = "[]";    // per model: batch, res, threads as measured
+  std::string metric;                // "inference_throughput", "latency", ...
+  std::string unit;                  // "x", "img/s", "ms"
+  std::string device, device_class;  // the claim's
+  double claimed = 0.0;              // > 0 (0 only when the source states no number)
+  double measured = kNoValue, ci_low = kNoValue, ci_high = kNoValue, ci_level = kNoValue;
+  double quotient = kNoValue;  // measured / claimed
+  std::int64_t rounds = 0;
+  double tolerance = 0.0;
+  std::string verdict;  // "holds", "does_not_hold", "other_device_class", "not_measurable"
+  std::string reason;
+  friend bool operator==(const ClaimResultRow&, const ClaimResultRow&) = default;
+};
+
+// Throws InvalidArgument naming the field, its value, the rule and the claim, e.g.
+// "store: claim result verdict='maybe' must be one of holds, ... [run 3 claim C076]".
+void check(const ClaimResultRow& row);
+
 // The newest measurement of one point on one device (the cache of a search, the resume of a sweep).
 struct MeasurementLookup {
   std::string key;
@@ -303,6 +329,12 @@ class Store {
   void upsert_quality(const QualityRow& row);
   std::optional<QualityRow> quality(std::string_view arch_hash, std::string_view method,
                                     std::string_view config) const;
+
+  // Claim results of `hwnas reproduce` (claim_rows.cpp). Checks every row, then writes them in one
+  // transaction, all or none. Throws InvalidArgument when a row's run does not exist or is not
+  // running, or when (run, claim_id) is already stored.
+  void add_claim_results(std::span<const ClaimResultRow> rows);
+  std::vector<ClaimResultRow> claim_results(std::int64_t run_id) const;  // in insertion order
 
   Store(Store&&) noexcept;
   Store& operator=(Store&&) noexcept;

@@ -36,6 +36,12 @@ struct SearchStatements {
       select_quality;
 };
 
+// claim_results (claim_rows.cpp).
+struct ClaimStatements {
+  explicit ClaimStatements(const sqlite::Database& db);
+  sqlite::Statement insert_result, select_results;
+};
+
 }  // namespace hwnas::store_detail
 
 namespace hwnas {
@@ -64,6 +70,7 @@ struct Store::State {
   store_detail::ArchStatements arch;      // archs and layer_times (arch_rows.cpp)
   store_detail::ResumeStatements resume;  // run_resume.cpp
   store_detail::SearchStatements search;  // search_rows.cpp
+  store_detail::ClaimStatements claims;   // claim_rows.cpp
 };
 
 }  // namespace hwnas

@@ -152,13 +152,14 @@ TEST_F(MergeRunsCli, BadInputIsExitTwoNamingTheProblemAndWritesNothing) {
     for (int i = 0; i < 100; ++i) text << "not a database\n";
   }
   fs::copy_file(file("b.db"), file("newer.db"));
-  sqlite::Database::open(file("newer.db")).exec("PRAGMA user_version = 4");
+  const int newer = latest_schema_version() + 1;
+  sqlite::Database::open(file("newer.db")).exec(fmt::format("PRAGMA user_version = {}", newer));
   const std::pair<std::string, std::string> cases[] = {
       {"merge a.db missing.db -o out.db", "merge: no database at missing.db"},
       {"merge a.db text.db -o out.db", "merge: source text.db: not an hwnas database: text.db"},
       {"merge a.db b.db -o b.db", "merge: b.db is both a source and -o"},
       {"merge a.db newer.db -o out.db",
-       "merge: source newer.db: database schema version 4 is newer"},
+       fmt::format("merge: source newer.db: database schema version {} is newer", newer)},
       {"merge a.db", "--out is required"},
       {"merge -o out.db", "sources is required"},
       {"runs --db missing.db", "runs: no database at missing.db"},

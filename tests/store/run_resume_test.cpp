@@ -53,7 +53,7 @@ TEST(RunUid, VersionTwoFileGetsAUniqueUidPerRun) {
     }
   }
   Store store = Store::open(path);
-  EXPECT_EQ(store.schema_version(), 3);
+  EXPECT_EQ(store.schema_version(), latest_schema_version());
   std::set<std::string> uids;
   for (const RunRow& r : store.runs()) {
     EXPECT_TRUE(is_uid(r.uid)) << r.uid;

@@ -40,19 +40,19 @@ bool same_bits(double a, double b) { return std::bit_cast<std::uint64_t>(a) == s
 TEST(Store, CreatesTheLatestSchema) {
   TempDir dir;
   const std::string path = dir.file("new.db");
-  EXPECT_EQ(latest_schema_version(), 3);
-  EXPECT_EQ(Store::open(path).schema_version(), 3);
+  EXPECT_EQ(latest_schema_version(), 4);
+  EXPECT_EQ(Store::open(path).schema_version(), 4);
   Database db = Database::open(path, {.mode = OpenMode::ReadOnly});
-  EXPECT_EQ(db.query_int64("PRAGMA user_version"), 3);
+  EXPECT_EQ(db.query_int64("PRAGMA user_version"), 4);
   EXPECT_EQ(db.query_int64("PRAGMA application_id"), kApplicationId);
   EXPECT_EQ(db.query_text("PRAGMA journal_mode"), "wal");
   // devices, runs, measurements (version 1); archs, layer_times (version 2); search_generations,
-  // search_candidates, search_front, quality_scores (version 3).
+  // search_candidates, search_front, quality_scores (version 3); claim_results (version 4).
   EXPECT_EQ(db.query_int64(
                 "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND sql LIKE '%STRICT'"),
-            9);
+            10);
   // Opening again changes nothing.
-  EXPECT_EQ(Store::open(path).schema_version(), 3);
+  EXPECT_EQ(Store::open(path).schema_version(), 4);
 }
 
 TEST(Store, MeasurementRoundTripsEveryColumn) {
@@ -258,7 +258,7 @@ TEST(Store, RefusesANewerSchema) {
   Database::open(path).exec(fmt::format("PRAGMA user_version = {}", latest_schema_version() + 2));
   EXPECT_TRUE(
       throws_with<IoError>([&] { Store::open(path); },
-                           fmt::format("database schema version 5 is newer than this hwnas (3); "
+                           fmt::format("database schema version 6 is newer than this hwnas (4); "
                                        "upgrade hwnas [{}]",
                                        path)));
   EXPECT_TRUE(throws_with<IoError>([&] { Store::open(path, {.mode = OpenMode::ReadOnly}); }, "is newer"));
@@ -296,7 +296,7 @@ TEST(Store, ReadOnlyReadsAndRefusesWrites) {
   EXPECT_TRUE(throws_with<IoError>([&] { reader.upsert_device("cpu:y", "{}"); }, "readonly"));
 }
 
-// A fake next version (4), to exercise the migration path the way a real schema change will use it.
+// A fake next version (5), to exercise the migration path the way a real schema change will use it.
 constexpr std::string_view kFakeVersion4[] = {
     "CREATE TABLE fake_extra (id INTEGER PRIMARY KEY, note TEXT NOT NULL) STRICT",
     "ALTER TABLE runs ADD COLUMN note TEXT",
@@ -339,7 +339,7 @@ TEST(Store, MigratesForwardOneTransactionPerVersion) {
   std::vector<Migration> with_v4(schema_migrations().begin(), schema_migrations().end());
   with_v4.push_back(Migration{kFakeVersion4});
   Store v4 = Store::open(path, {.migrations = with_v4});
-  EXPECT_EQ(v4.schema_version(), 4);
+  EXPECT_EQ(v4.schema_version(), 5);
   EXPECT_EQ(v4.run(run).value().kind, "sweep");    // data kept
   EXPECT_EQ(v4.run(run).value().uid.size(), 32u);  // version 3 gave the old run a uid
   const std::vector<MeasurementRow> kept = v4.measurements_for_run(run);
@@ -351,15 +351,15 @@ TEST(Store, MigratesForwardOneTransactionPerVersion) {
   EXPECT_EQ(v4.measurements_for_run(run).size(), 2u);
   {
     Database db = Database::open(path, {.mode = OpenMode::ReadOnly});
-    EXPECT_EQ(db.query_int64("PRAGMA user_version"), 4);
+    EXPECT_EQ(db.query_int64("PRAGMA user_version"), 5);
     EXPECT_EQ(db.query_int64("SELECT count(*) FROM pragma_table_info('runs') WHERE name = 'note'"), 1);
     EXPECT_EQ(db.query_int64("SELECT count(*) FROM archs"), 0);
   }
   EXPECT_TRUE(throws_with<IoError>([&] { Store::open(path); },
-                                   "database schema version 4 is newer than this hwnas (3)"));
+                                   "database schema version 5 is newer than this hwnas (4)"));
   // A fresh file goes through every version.
   const std::string fresh = dir.file("fresh.db");
-  EXPECT_EQ(Store::open(fresh, {.migrations = with_v4}).schema_version(), 4);
+  EXPECT_EQ(Store::open(fresh, {.migrations = with_v4}).schema_version(), 5);
   EXPECT_EQ(Database::open(fresh).query_int64("SELECT count(*) FROM fake_extra"), 0);
 }
 
@@ -372,9 +372,9 @@ TEST(Store, FailedMigrationLeavesThePreviousVersion) {
   EXPECT_TRUE(throws_with<IoError>([&] { Store::open(path, {.migrations = broken}); },
                                    "in \"THIS IS NOT SQL\""));
   Database db = Database::open(path);
-  EXPECT_EQ(db.query_int64("PRAGMA user_version"), 3);
+  EXPECT_EQ(db.query_int64("PRAGMA user_version"), 4);
   EXPECT_EQ(db.query_int64("SELECT count(*) FROM sqlite_schema WHERE name = 'half_done'"), 0);
-  EXPECT_EQ(Store::open(path).schema_version(), 3);
+  EXPECT_EQ(Store::open(path).schema_version(), 4);
 }
 
 TEST(Store, RunsOfDeadProcessesBecomeUnfinished) {
