@@ -107,7 +107,7 @@ TEST_F(MergeRunsCli, MergeIntoOneOfTheStores) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out,
             "b.db: devices=0 archs=0 runs=2 measurements=1 layer_times=0 generations=0 "
-            "candidates=0 front_rows=0 quality_scores=0\n");
+            "candidates=0 front_rows=0 quality_scores=0 claim_results=0\n");
   EXPECT_EQ(Store::open(file("a.db")).runs().size(), 4u);
 }
 
