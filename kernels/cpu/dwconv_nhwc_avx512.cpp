@@ -236,6 +236,217 @@ int pick_tile_width(const Conv2dDesc& d, std::int64_t ow) {
   return best;
 }
 
+// The direct path: k = 3 or 5 (square), stride 1, no dilation, and a pixel stride of at most 96
+// floats or an image at most 7 wide (where create() sends it, and why, is said there). It reads src
+// in place instead of copying rows into the buffer, and computes two output rows per pass.
+struct DirectArgs {
+  const float* in;        // src at (the row of the first tap, column 0, this block)
+  std::int64_t in_row;    // floats between src rows
+  std::int64_t in_px;     // floats between src pixels
+  std::int64_t in_x0;     // -pad_w: the src column of tap kx = 0 of output column 0
+  std::int64_t in_w;      // w: columns outside [0, w) are zero
+  __mmask16 mask;         // lanes < c - 16*block: loaded (the others read as zero) and stored
+  const float* weights;   // [kh][kw][cp] at (the first tap, kx = 0, this block)
+  std::int64_t w_row;     // kw * cp
+  std::int64_t w_px;      // cp
+  std::int64_t ky_count;  // one-row kernel: taps inside the image; 0 leaves act(bias)
+  const float* bias;      // 16 floats
+  float* out;             // dst at (this row, column 0, this block)
+  std::int64_t out_row;   // floats between dst rows
+  std::int64_t out_px;    // floats between dst pixels
+  std::int64_t ow;        // output columns
+  std::int64_t tiles;     // ceil(ow / T)
+  bool relu;
+};
+using DirectKernel = void (*)(const DirectArgs&) noexcept;
+
+// Per column j of a tile whose first src column is x0: the load mask, zero where x0 + j is outside
+// the image. Computed once per tile and read by each input row (one kmov per column, where
+// recomputing it took four instructions).
+template <int N>
+void column_masks(const DirectArgs& a, std::int64_t x0, __mmask16 (&masks)[N]) noexcept {
+  for (int j = 0; j < N; ++j) {
+    masks[j] = x0 + j >= 0 && x0 + j < a.in_w ? a.mask : static_cast<__mmask16>(0);
+  }
+}
+
+// The tile's first column as an address. Integer arithmetic: at a border x0 < 0, and the masked
+// loads never touch the columns outside the image.
+inline const float* column_address(const DirectArgs& a, std::int64_t x0) noexcept {
+  return reinterpret_cast<const float*>(reinterpret_cast<std::uintptr_t>(a.in) +
+                                        static_cast<std::uintptr_t>(x0 * a.in_px * 4));
+}
+
+template <bool kMasked, int J>
+[[gnu::target("avx512f"), gnu::always_inline]] inline __m512 load_column(
+    const float* p, const __mmask16* masks) noexcept {
+  if constexpr (kMasked) {
+    return _mm512_maskz_loadu_ps(masks[J], p);
+  } else {
+    return _mm512_loadu_ps(p);
+  }
+}
+
+// act, then the stores: a tile inside the row without a test per pixel, the last one with it.
+template <int T>
+[[gnu::target("avx512f"), gnu::always_inline]] inline void store_tile_direct(
+    const DirectArgs& a, float* out, std::int64_t px, std::int64_t ox0, __m512 (&acc)[T]) noexcept {
+  if (a.relu) {
+    const auto all = static_cast<__mmask16>(0xFFFF);  // as in store_tile
+#pragma GCC unroll 16
+    for (int t = 0; t < T; ++t) acc[t] = _mm512_maskz_max_ps(all, acc[t], _mm512_setzero_ps());
+  }
+  out += ox0 * px;
+  if (ox0 + T <= a.ow) {
+#pragma GCC unroll 16
+    for (int t = 0; t < T; ++t) _mm512_mask_storeu_ps(out + t * px, a.mask, acc[t]);
+    return;
+  }
+  const std::int64_t valid = a.ow - ox0;
+#pragma GCC unroll 16
+  for (int t = 0; t < T; ++t) {
+    if (t < valid) _mm512_mask_storeu_ps(out + t * px, a.mask, acc[t]);
+  }
+}
+
+// One output row (a row whose taps reach into the vertical padding, or the last of an odd count),
+// as row_fast with S = 1: a.in is the src row of the first tap inside the image.
+template <int K, int T, bool kMasked, int J, int... KX>
+[[gnu::target("avx512f"), gnu::always_inline]] inline void fma_column1(
+    const float* in, std::int64_t px, const __mmask16* masks, const __m512 (&wv)[K],
+    __m512 (&acc)[T], std::integer_sequence<int, KX...>) noexcept {
+  __m512 x = load_column<kMasked, J>(in + J * px, masks);
+  if constexpr (column_uses<K, 1, T, J>() > 1) asm("" : "+v"(x));  // as in fma_column
+  (fma_tap<K, 1, T, J, KX>(x, wv, acc), ...);
+}
+
+template <int K, int T, bool kMasked, int... J>
+[[gnu::target("avx512f"), gnu::always_inline]] inline void fma_row1(
+    const float* in, std::int64_t px, const __mmask16* masks, const __m512 (&wv)[K],
+    __m512 (&acc)[T], std::integer_sequence<int, J...>) noexcept {
+  (fma_column1<K, T, kMasked, J>(in, px, masks, wv, acc, std::make_integer_sequence<int, K>{}),
+   ...);
+}
+
+template <int K, int T, bool kMasked>
+[[gnu::target("avx512f"), gnu::always_inline]] inline void tile1(const DirectArgs& a,
+                                                                 std::int64_t ox0, std::int64_t x0,
+                                                                 __m512 bias) noexcept {
+  constexpr int kColumns = T - 1 + K;
+  __mmask16 masks[kColumns];
+  if constexpr (kMasked) column_masks(a, x0, masks);
+  __m512 acc[T];
+  init_tile<T>(acc, bias);
+  const float* in = column_address(a, x0);
+  const float* w = a.weights;
+  for (std::int64_t ky = 0; ky < a.ky_count; ++ky, in += a.in_row, w += a.w_row) {
+    __m512 wv[K];
+#pragma GCC unroll 16
+    for (int kx = 0; kx < K; ++kx) wv[kx] = _mm512_load_ps(w + kx * a.w_px);
+    fma_row1<K, T, kMasked>(in, a.in_px, masks, wv, acc,
+                            std::make_integer_sequence<int, kColumns>{});
+  }
+  store_tile_direct<T>(a, a.out, a.out_px, ox0, acc);
+}
+
+template <int K, int T>
+[[gnu::target("avx512f")]] void row1_direct(const DirectArgs& a) noexcept {
+  constexpr int kColumns = T - 1 + K;
+  const __m512 bias = _mm512_load_ps(a.bias);
+  const bool full = a.mask == static_cast<__mmask16>(0xFFFF);
+  for (std::int64_t tile = 0; tile < a.tiles; ++tile) {
+    const std::int64_t x0 = a.in_x0 + tile * T;
+    if (full && x0 >= 0 && x0 + kColumns <= a.in_w) {
+      tile1<K, T, false>(a, tile * T, x0, bias);
+    } else {
+      tile1<K, T, true>(a, tile * T, x0, bias);
+    }
+  }
+}
+
+// Two output rows per pass (rows oy and oy + 1, all K taps of both inside the image): input row
+// r = 0 .. K feeds row oy through tap ky = r and row oy + 1 through ky = r - 1, so each input
+// vector loaded feeds both rows. Per tile: K + 1 input rows of T - 1 + K loads for 2*T*K*K FMAs,
+// where two one-row passes load 2K rows (k=3, T=8: 40 loads for 144 FMAs, against 48 for 126 at
+// T=14 in one row). Registers: 2T accumulators, the weights of two tap rows (2K) and the input
+// vector: T = 8 takes 23 zmm at k=3, 27 at k=5.
+template <int K, int T, bool kMasked, int J>
+[[gnu::target("avx512f"), gnu::always_inline]] inline void fma_column2(
+    const float* in, std::int64_t px, const __mmask16* masks, const __m512 (&w0)[K],
+    const __m512 (&w1)[K], __m512 (&acc0)[T], __m512 (&acc1)[T], bool row0, bool row1) noexcept {
+  __m512 x = load_column<kMasked, J>(in + J * px, masks);
+  asm("" : "+v"(x));  // as in fma_column
+#pragma GCC unroll 16
+  for (int kx = 0; kx < K; ++kx) {
+    const int t = J - kx;
+    if (t >= 0 && t < T) {
+      if (row0) acc0[t] = _mm512_fmadd_ps(x, w0[kx], acc0[t]);
+      if (row1) acc1[t] = _mm512_fmadd_ps(x, w1[kx], acc1[t]);
+    }
+  }
+}
+
+template <int K, int T, bool kMasked, int R, int... J>
+[[gnu::target("avx512f"), gnu::always_inline]] inline void input_row2(
+    const DirectArgs& a, const float* in, std::int64_t px, const __mmask16* masks,
+    __m512 (&wv)[K][K], __m512 (&acc0)[T], __m512 (&acc1)[T],
+    std::integer_sequence<int, J...>) noexcept {
+  constexpr int kCur = R < K ? R : K - 1;   // row oy's tap
+  constexpr int kPrev = R > 0 ? R - 1 : 0;  // row oy + 1's tap
+  if constexpr (R < K) {
+#pragma GCC unroll 16
+    for (int kx = 0; kx < K; ++kx) {
+      wv[R][kx] = _mm512_load_ps(a.weights + R * a.w_row + kx * a.w_px);
+    }
+  }
+  constexpr bool kRow0 = (R < K);  // input row R feeds row oy
+  constexpr bool kRow1 = (R > 0);  // and row oy + 1
+  (fma_column2<K, T, kMasked, J>(in + R * a.in_row, px, masks, wv[kCur], wv[kPrev], acc0, acc1,
+                                 kRow0, kRow1),
+   ...);
+}
+
+template <int K, int T, bool kMasked, int kPx, int... R>
+[[gnu::target("avx512f"), gnu::always_inline]] inline void tile2(
+    const DirectArgs& a, std::int64_t ox0, std::int64_t x0, __m512 bias,
+    std::integer_sequence<int, R...>) noexcept {
+  constexpr int kColumns = T - 1 + K;
+  const std::int64_t in_px = kPx > 0 ? kPx : a.in_px;
+  const std::int64_t out_px = kPx > 0 ? kPx : a.out_px;
+  __mmask16 masks[kColumns];
+  if constexpr (kMasked) column_masks(a, x0, masks);
+  __m512 acc0[T], acc1[T];
+  init_tile<T>(acc0, bias);
+  init_tile<T>(acc1, bias);
+  const float* in = column_address(a, x0);
+  __m512 wv[K][K];
+  (input_row2<K, T, kMasked, R>(a, in, in_px, masks, wv, acc0, acc1,
+                                std::make_integer_sequence<int, kColumns>{}),
+   ...);
+  store_tile_direct<T>(a, a.out, out_px, ox0, acc0);
+  store_tile_direct<T>(a, a.out + a.out_row, out_px, ox0, acc1);
+}
+
+// a.in: src row oy - pad_h; a.weights: tap (0, 0); a.out: dst row oy. kPx > 0: src and dst pixel
+// strides are kPx, so that every load and store addresses [row + immediate]; with the stride in a
+// register GCC 12 spends an add per column and spills (objdump of k=3 T=8: 8 GPRs to xmm and a zmm
+// to the stack), measured 4-7 % slower at 56x56x96 k3 and k5.
+template <int K, int T, int kPx>
+[[gnu::target("avx512f")]] void rows2_direct(const DirectArgs& a) noexcept {
+  constexpr int kColumns = T - 1 + K;
+  constexpr auto rows = std::make_integer_sequence<int, K + 1>{};
+  const __m512 bias = _mm512_load_ps(a.bias);
+  const bool full = a.mask == static_cast<__mmask16>(0xFFFF);
+  for (std::int64_t tile = 0; tile < a.tiles; ++tile) {
+    const std::int64_t x0 = a.in_x0 + tile * T;
+    if (full && x0 >= 0 && x0 + kColumns <= a.in_w) {
+      tile2<K, T, false, kPx>(a, tile * T, x0, bias, rows);
+    } else {
+      tile2<K, T, true, kPx>(a, tile * T, x0, bias, rows);
+    }
+  }
+}
+
 // Everything create() prepares and run() reads: the reordered weights, the tiling, the buffers.
 struct Prepared {
   Conv2dDesc desc;
@@ -254,6 +465,12 @@ struct Prepared {
   std::int64_t phase_cols = 0;  // buffer columns per phase; buffer_cols = phases * phase_cols
   std::int64_t buffer_rows = 0, buffer_cols = 0;  // per thread: [rows][cols][16] floats
   Tensor buffers;            // [threads][rows][cols][16]; columns outside the image stay zero
+};
+
+// The direct path's kernels, where create() chooses it (then `tile` and the tasks of Prepared are
+// its own, and there are no buffers): rows in pairs through kernel2, the others through kernel1.
+struct DirectKernels {
+  DirectKernel kernel1 = nullptr, kernel2 = nullptr;
 };
 
 // Copies input row `iy` of one channel block into the buffer row `dst`: padded column p = pad_w + x
@@ -353,9 +570,61 @@ void run_task(const Prepared& s, const float* src, float* dst, float* buffer,
   }
 }
 
+// A direct task: image b, output rows [oy0, oy1), channels [16*block, 16*block + 16), as run_task.
+// Rows whose taps all lie inside the image go in pairs (kernel2); the others, at the top and bottom
+// borders and the last of an odd count, one at a time (kernel1).
+void run_task_direct(const Prepared& s, const DirectKernels& k, const float* src, float* dst,
+                     std::int64_t task) noexcept {
+  const Conv2dDesc& d = s.desc;
+  const std::int64_t block = task % s.blocks;
+  const std::int64_t row_block = (task / s.blocks) % s.row_blocks;
+  const std::int64_t b = task / (s.blocks * s.row_blocks);
+  const std::int64_t oy0 = row_block * s.rows_per_task;
+  const std::int64_t oy1 = std::min(s.oh, oy0 + s.rows_per_task);
+  const std::int64_t remaining = d.ic - block * kLanes;
+  const float* image = src + b * d.h * d.w * s.src_pixel + block * kLanes;
+  const float* weights = s.weights.f32() + block * kLanes;
+  DirectArgs a{
+      .in = nullptr,
+      .in_row = d.w * s.src_pixel,
+      .in_px = s.src_pixel,
+      .in_x0 = -d.pad_w,
+      .in_w = d.w,
+      .mask = static_cast<__mmask16>(remaining >= kLanes ? 0xFFFFu : (1u << remaining) - 1u),
+      .weights = nullptr,
+      .w_row = d.kw * s.cp,
+      .w_px = s.cp,
+      .ky_count = 0,
+      .bias = s.bias.f32() + block * kLanes,
+      .out = nullptr,
+      .out_row = s.ow * s.dst_pixel,
+      .out_px = s.dst_pixel,
+      .ow = s.ow,
+      .tiles = s.tiles,
+      .relu = d.act == Activation::Relu};
+  for (std::int64_t oy = oy0; oy < oy1;) {
+    const std::int64_t top = oy - d.pad_h;  // the src row of tap ky = 0 (stride 1, no dilation)
+    a.out = dst + ((b * s.oh + oy) * s.ow) * s.dst_pixel + block * kLanes;
+    if (oy + 1 < oy1 && top >= 0 && top + d.kh < d.h) {
+      a.in = image + top * a.in_row;
+      a.weights = weights;
+      k.kernel2(a);
+      oy += 2;
+      continue;
+    }
+    const std::int64_t ky_lo = std::max<std::int64_t>(0, -top);
+    a.ky_count = std::max<std::int64_t>(0, std::min(d.kh, d.h - top) - ky_lo);
+    a.in = image + (a.ky_count > 0 ? top + ky_lo : 0) * a.in_row;
+    a.weights = weights + (a.ky_count > 0 ? ky_lo : 0) * a.w_row;
+    k.kernel1(a);
+    ++oy;
+  }
+}
+
 }  // namespace
 
 struct DwconvNhwcAvx512::State : Prepared {};
+struct DwconvNhwcAvx512::Direct : DirectKernels {};
 
 std::string DwconvNhwcAvx512::why_not(const Conv2dDesc& d) {
   if (!(d.groups == d.ic && d.oc == d.ic)) {
@@ -369,13 +638,43 @@ std::string DwconvNhwcAvx512::why_not(const Conv2dDesc& d) {
   return {};
 }
 
-DwconvNhwcAvx512::DwconvNhwcAvx512(std::unique_ptr<State> state) : state_(std::move(state)) {}
+DwconvNhwcAvx512::DwconvNhwcAvx512(std::unique_ptr<State> state, std::unique_ptr<Direct> direct)
+    : state_(std::move(state)), direct_(std::move(direct)) {}
 DwconvNhwcAvx512::DwconvNhwcAvx512(DwconvNhwcAvx512&&) noexcept = default;
 DwconvNhwcAvx512& DwconvNhwcAvx512::operator=(DwconvNhwcAvx512&&) noexcept = default;
 DwconvNhwcAvx512::~DwconvNhwcAvx512() = default;
 
 int DwconvNhwcAvx512::tile_width() const { return state_->tile; }
 int DwconvNhwcAvx512::rows_per_task() const { return static_cast<int>(state_->rows_per_task); }
+
+DwconvNhwcAvx512 DwconvNhwcAvx512::create_direct(std::unique_ptr<State> s) {
+  const Conv2dDesc& d = s->desc;
+  auto k = std::make_unique<Direct>();
+  // T = 8 or 7, whichever wastes fewer columns: 2T accumulators and two tap rows of weights fit the
+  // 32 zmm registers up to T = 8 at k = 5.
+  s->tile = ceil_div(s->ow, 8) * 8 <= ceil_div(s->ow, 7) * 7 ? 8 : 7;
+  s->tiles = ceil_div(s->ow, s->tile);
+  // The pixel stride as an immediate for 96 floats (the stage-1 width of ConvNeXt-T and Swin-T at
+  // 56x56); any other stride is read from a register.
+  const bool px96 = s->src_pixel == 96 && s->dst_pixel == 96 && s->tile == 8;
+  if (d.kw == 3) {
+    k->kernel1 = s->tile == 8 ? &row1_direct<3, 8> : &row1_direct<3, 7>;
+    k->kernel2 = s->tile == 8 ? (px96 ? &rows2_direct<3, 8, 96> : &rows2_direct<3, 8, 0>)
+                              : &rows2_direct<3, 7, 0>;
+  } else {
+    k->kernel1 = s->tile == 8 ? &row1_direct<5, 8> : &row1_direct<5, 7>;
+    k->kernel2 = s->tile == 8 ? (px96 ? &rows2_direct<5, 8, 96> : &rows2_direct<5, 8, 0>)
+                              : &rows2_direct<5, 7, 0>;
+  }
+  // As the buffer path's tasks, without the buffer's cap.
+  std::int64_t rows = s->oh;
+  while (rows > 1 && d.n * ceil_div(s->oh, rows) * s->blocks < kMinTasksPerThread * s->threads) {
+    rows = ceil_div(rows, 2);
+  }
+  s->rows_per_task = rows;
+  s->row_blocks = ceil_div(s->oh, rows);
+  return DwconvNhwcAvx512(std::move(s), std::move(k));
+}
 
 DwconvNhwcAvx512 DwconvNhwcAvx512::create(const Engine& engine, const Conv2dDesc& d,
                                           ConstTensorView weights, ConstTensorView bias,
@@ -407,6 +706,19 @@ DwconvNhwcAvx512 DwconvNhwcAvx512::create(const Engine& engine, const Conv2dDesc
     for (std::int64_t ch = 0; ch < d.ic; ++ch) s->bias.f32()[ch] = bias.f32()[ch * bias.strides()[0]];
   }
 
+  // The direct path reads src in place and computes two output rows per pass (kernel2). It runs
+  // where it measured faster than the buffer path (2 threads, bench/compare.py against the buffer
+  // path, 4 runs): 56x56x96 k3 0.76-0.82x the time, k5 0.85-1.01x (median 0.89), 7x7x768 k3 0.66x.
+  // Where src pixels are further apart than 96 floats and the image is wider than 7, the buffer
+  // path stays, unchanged: there direct reads took from 0.6x to 1.9x the buffer path's time at
+  // 28x28x192 and 14x14x384 k3, varying from one process to the next (earlier runs: 1.16x
+  // and 1.58x); plausibly set conflicts of the physical pages, one 64-byte line in every 768 or
+  // 1536 bytes, where the buffer is contiguous. k >= 7 keeps the buffer path too: one row per pass
+  // there, and direct reads measured no faster at 56x56x96 k7 and k13.
+  if (d.stride_h == 1 && d.stride_w == 1 && d.dilation_h == 1 && d.dilation_w == 1 &&
+      d.kh == d.kw && (d.kw == 3 || d.kw == 5) && (s->src_pixel <= 96 || d.w <= 7)) {
+    return create_direct(std::move(s));
+  }
   // With phases, each phase is an undilated conv over ceil(ow / phases) output columns.
   s->phases = phases_of(d);
   Conv2dDesc row_desc = d;
@@ -432,12 +744,18 @@ DwconvNhwcAvx512 DwconvNhwcAvx512::create(const Engine& engine, const Conv2dDesc
   s->row_blocks = ceil_div(s->oh, rows);
   s->buffer_rows = buffer_rows_for(rows);
   s->buffers = Tensor::zeros({s->threads, s->buffer_rows, s->buffer_cols, kLanes});
-  return DwconvNhwcAvx512(std::move(s));
+  return DwconvNhwcAvx512(std::move(s), nullptr);
 }
 
 void DwconvNhwcAvx512::run(const float* src, float* dst) const noexcept {
   State& s = *state_;
   const std::int64_t tasks = s.desc.n * s.row_blocks * s.blocks;
+  if (direct_ != nullptr) {
+    const Direct& k = *direct_;
+#pragma omp parallel for num_threads(s.threads) schedule(static)
+    for (std::int64_t task = 0; task < tasks; ++task) run_task_direct(s, k, src, dst, task);
+    return;
+  }
   const std::int64_t buffer_floats = s.buffer_rows * s.buffer_cols * kLanes;
   float* buffers = s.buffers.f32();
 #pragma omp parallel num_threads(s.threads)

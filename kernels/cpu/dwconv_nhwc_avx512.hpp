@@ -2,14 +2,16 @@
 //
 // Contract: groups == ic == oc (no channel multiplier), act none or relu, any kernel size (odd or
 // even, kh != kw), any stride, padding and dilation. src [n, h, w, c] and dst [n, oh, ow, c] are
-// contiguous. why_not() says, before anything is built, whether it can run a desc on this CPU; create()
-// on a desc it refuses is a programmer error (Conv2dPlan::create asks first).
+// contiguous. why_not() says, before anything is built, whether it can run a desc on this CPU;
+// create() on a desc it refuses is a programmer error (Conv2dPlan::create asks first).
 //
 // How it works (details in the .cpp): weights are reordered at create time into [kh][kw][c16] with
 // channels padded to a multiple of 16; each OpenMP task takes (image, block of output rows, 16
-// channels), copies the input rows it needs into a zero-bordered per-thread buffer so that borders need
-// no branches, and computes tiles of T output pixels x 16 channels in registers. Forward state lives
-// in the object (no globals).
+// channels), copies the input rows it needs into a zero-bordered per-thread buffer so that borders
+// need no branches, and computes tiles of T output pixels x 16 channels in registers. Square k = 3
+// and 5 at stride 1 without dilation, where src pixels are at most 96 floats apart or the image at
+// most 7 wide, skip the buffer: they read src in place (masked loads at the borders) and compute
+// two output rows per pass. Forward state lives in the object (no globals).
 #pragma once
 
 #include <memory>
@@ -57,8 +59,11 @@ class DwconvNhwcAvx512 {
 
  private:
   struct State;
-  explicit DwconvNhwcAvx512(std::unique_ptr<State> state);
+  struct Direct;  // the direct path's kernels; null where the buffer path runs
+  DwconvNhwcAvx512(std::unique_ptr<State> state, std::unique_ptr<Direct> direct);
+  static DwconvNhwcAvx512 create_direct(std::unique_ptr<State> state);
   std::unique_ptr<State> state_;
+  std::unique_ptr<Direct> direct_;
 };
 
 }  // namespace hwnas::cpu

@@ -39,9 +39,9 @@ std::string case_name(const Case& c) {
   return testing::key_to_test_name(fmt::format("{}_{}", to_string(c.backend), to_string(c.desc)));
 }
 
-// Dense, grouped and depthwise descs at the shapes SIMD code gets wrong (STYLE.md §6): spatial 1, 3,
-// 7, 13, 57; channels 1, 3, 19, 23, 96 (16-lane tails of 3 and 7); k 1..13, odd and even, square and
-// band (1x7, 7x1); stride 1, 2; pad 0 and k/2; dilation 1, 2.
+// Dense, grouped and depthwise descs at the shapes SIMD code gets wrong (STYLE.md §6): spatial 1,
+// 3, 7, 13, 56, 57; channels 1, 3, 19, 23, 96, 200 (16-lane tails of 3, 7 and 8); k 1..13, odd and
+// even, square and band (1x7, 7x1); stride 1, 2; pad 0 and k/2; dilation 1, 2.
 std::vector<Conv2dDesc> shapes() {
   const auto dw = [](std::int64_t hw, std::int64_t c, std::int64_t k, std::int64_t stride, std::int64_t pad) {
     return Conv2dDesc{.h = hw, .w = hw, .ic = c, .oc = c, .kh = k, .kw = k, .stride_h = stride,
@@ -97,6 +97,17 @@ std::vector<Conv2dDesc> shapes() {
   d = dw(13, 96, 3, 2, 1);
   d.n = 2, d.bias = Bias::None;
   out.push_back(d);
+  // The hand kernel's direct path (k 3 and 5, stride 1, pixel stride <= 96 or width <= 7): rows in
+  // pairs, tiles of 8 (56 wide, the stride-96 kernels) and 7, borders, a 16-lane tail, a wide
+  // stride on a 7x7 image.
+  d = dw(56, 96, 3, 1, 1);
+  d.n = 2;
+  out.push_back(d);
+  out.push_back(dw(56, 96, 5, 1, 2));
+  d = dw(57, 19, 3, 1, 1);
+  d.n = 2, d.act = Activation::Relu;
+  out.push_back(d);
+  out.push_back(dw(7, 200, 5, 1, 2));
   // depthwise with a transcendental activation, and with a channel multiplier: oneDNN only
   d = dw(13, 23, 7, 1, 3);
   d.act = Activation::GeluErf;
