@@ -13,7 +13,7 @@
 #include "kernels/error.hpp"
 #include "search/fashion_mnist.hpp"
 #include "supernet/subnet.hpp"
-#include "tests/search/random_subnet.hpp"
+#include "search/genome.hpp"
 #include "tests/support/test_util.hpp"
 
 namespace hwnas {
@@ -205,7 +205,7 @@ TEST(NaswotEvaluator, DeterministicFiniteAndFromTheSharedStore) {
   EXPECT_EQ(eval.source(), "naswot");
   std::mt19937_64 rng(testing::fresh_seed("naswot evaluator"));
   for (int t = 0; t < 4; ++t) {
-    const Arch arch = testing::random_subnet(f.space, rng);
+    const Arch arch = sample_arch(f.space, rng, 32);
     const QualityEstimate a = eval.evaluate(arch);
     const QualityEstimate b = eval.evaluate(arch);
     EXPECT_EQ(a.source, "naswot");
