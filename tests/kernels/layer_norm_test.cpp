@@ -17,10 +17,40 @@ namespace {
 using testing::all_close;
 using testing::fresh_seed;
 
-// Reductions: 1e-5 * |ref| + 1e-6 per element (STYLE.md §6, testing::reduction_tolerance).
-const testing::Tolerance kTolerance = [](double ref, double, std::int64_t) {
+// Reductions: 1e-5 * |ref| + 1e-6 per element (STYLE.md §6, testing::reduction_tolerance), plus the
+// conditioning of the row: x - mean carries f32 rounding of the order of eps_f32 * max|x|, which
+// the normalisation divides by the row's std and gamma scales. A short row of three close values (c
+// = 3, std ~ 1e-2) otherwise exceeds the fixed bound by a few percent on roughly one seed in
+// fifteen (HWNAS_TEST_SEED=6952581883962660788), with oneDNN and the hand kernel giving the same
+// value.
+const testing::Tolerance kFixedTolerance = [](double ref, double, std::int64_t) {
   return testing::reduction_tolerance(ref);
 };
+
+testing::Tolerance tolerance(const LayerNormDesc& d, const Tensor& src, const Tensor& gamma) {
+  constexpr double kEpsF32 = 1.1920929e-7;
+  const float* x = src.view().f32();
+  std::vector<double> slack(static_cast<std::size_t>(d.rows));
+  for (std::int64_t r = 0; r < d.rows; ++r) {
+    double mean = 0, peak = 0;
+    for (std::int64_t j = 0; j < d.c; ++j) mean += x[r * d.c + j];
+    mean /= static_cast<double>(d.c);
+    double var = 0;
+    for (std::int64_t j = 0; j < d.c; ++j) {
+      const double v = x[r * d.c + j];
+      var += (v - mean) * (v - mean);
+      peak = std::max(peak, std::abs(v));
+    }
+    var /= static_cast<double>(d.c);
+    slack[static_cast<std::size_t>(r)] = 4 * kEpsF32 * peak / std::sqrt(var + d.eps);
+  }
+  const float* g = gamma.numel() > 0 ? gamma.view().f32() : nullptr;
+  const std::int64_t c = d.c;
+  return [slack, g, c](double ref, double, std::int64_t index) {
+    const double scale = g != nullptr ? std::abs(g[index % c]) : 1.0;
+    return testing::reduction_tolerance(ref) + scale * slack[static_cast<std::size_t>(index / c)];
+  };
+}
 
 // gamma and beta as desc.affine wants them; an unused one stays a default Tensor, whose view is
 // empty.
@@ -45,13 +75,14 @@ TEST_P(LayerNormTest, MatchesFloat64Reference) {
   std::mt19937_64 rng(fresh_seed(key));
   Tensor src = testing::random_tensor({d.rows, d.c}, rng);
   const Affine affine = random_affine(d, rng);
+  const testing::Tolerance tol = tolerance(d, src, affine.gamma);
   Tensor dst = Tensor::empty({d.rows, d.c});
   testing::poison(dst.view());
   const LayerNormPlan plan =
       LayerNormPlan::create(testing::test_engine(), d, affine.gamma.view(), affine.beta.view());
   plan.run(src.view(), dst.view());
   const auto ref = reference::layer_norm(d, src.view(), affine.gamma.view(), affine.beta.view());
-  EXPECT_TRUE(all_close(key, dst.view(), ref, kTolerance)) << plan.impl_name();
+  EXPECT_TRUE(all_close(key, dst.view(), ref, tol)) << plan.impl_name();
 }
 
 TEST_P(LayerNormTest, InPlace) {
@@ -60,10 +91,11 @@ TEST_P(LayerNormTest, InPlace) {
   std::mt19937_64 rng(fresh_seed(key));
   Tensor data = testing::random_tensor({d.rows, d.c}, rng);
   const Affine affine = random_affine(d, rng);
+  const testing::Tolerance tol = tolerance(d, data, affine.gamma);
   const auto ref = reference::layer_norm(d, data.view(), affine.gamma.view(), affine.beta.view());
   LayerNormPlan::create(testing::test_engine(), d, affine.gamma.view(), affine.beta.view())
       .run(data.view(), data.view());
-  EXPECT_TRUE(all_close(key, data.view(), ref, kTolerance));
+  EXPECT_TRUE(all_close(key, data.view(), ref, tol));
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -95,6 +127,7 @@ TEST_P(LayerNormForcedTest, MatchesFloat64Reference) {
   std::mt19937_64 rng(fresh_seed(key + std::string(to_string(backend))));
   Tensor src = testing::random_tensor({d.rows, d.c}, rng);
   const Affine affine = random_affine(d, rng);
+  const testing::Tolerance tol = tolerance(d, src, affine.gamma);
   Tensor dst = Tensor::empty({d.rows, d.c});
   testing::poison(dst.view());
   const LayerNormPlan plan = LayerNormPlan::create(testing::test_engine(), d, affine.gamma.view(),
@@ -104,9 +137,9 @@ TEST_P(LayerNormForcedTest, MatchesFloat64Reference) {
       << plan.impl_name();
   plan.run(src.view(), dst.view());
   const auto ref = reference::layer_norm(d, src.view(), affine.gamma.view(), affine.beta.view());
-  EXPECT_TRUE(all_close(key, dst.view(), ref, kTolerance)) << plan.impl_name();
+  EXPECT_TRUE(all_close(key, dst.view(), ref, tol)) << plan.impl_name();
   plan.run(src.view(), src.view());
-  EXPECT_TRUE(all_close(key + " in place", src.view(), ref, kTolerance)) << plan.impl_name();
+  EXPECT_TRUE(all_close(key + " in place", src.view(), ref, tol)) << plan.impl_name();
 }
 
 std::vector<ForcedCase> forced_cases() {
@@ -146,7 +179,7 @@ TEST(LayerNorm, HandConstantRowGivesBeta) {
                         {.backend = KernelBackend::Hand})
       .run(src.view(), dst.view());
   const auto ref = reference::layer_norm(d, src.view(), affine.gamma.view(), affine.beta.view());
-  EXPECT_TRUE(all_close(key, dst.view(), ref, kTolerance));
+  EXPECT_TRUE(all_close(key, dst.view(), ref, kFixedTolerance));
 }
 
 TEST(LayerNorm, AutoIsDeterministic) {
