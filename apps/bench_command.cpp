@@ -234,6 +234,7 @@ void run(const BenchOptions& options) {
     }
     store.add_layer_times(rows);
   }
+  warn_if_contended("bench", p.key, timing.measurement);
   log::info("bench", "key={} median_ms={:.4f} cv={:.3f} n={} gflops={:.1f}", p.key, median.count(),
             timing.measurement.stats.cv, timing.measurement.stats.n, summary.gflops);
   std::optional<RunDrift> run_drift;

@@ -160,6 +160,7 @@ void run(const BenchOpOptions& options) {
     // Each measurement is committed as it completes: a killed suite keeps what it finished.
     r.measurement_id =
         store.add_measurement(op_measurement_row(w, r.measurement, run_scope.id(), threads));
+    warn_if_contended("bench-op", w.key, r.measurement);
     log::info("bench-op", "{}/{} key={} median_ms={:.4f} cv={:.3f} n={} impl={}", i + 1, workloads.size(), w.key,
               median.count(), r.measurement.stats.cv, r.measurement.stats.n, w.impl);
     if (options.json) {

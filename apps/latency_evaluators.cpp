@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "apps/arch_measurement.hpp"
@@ -21,6 +22,10 @@ std::string repro(std::string_view hash, const LatencyOptions& o, int threads,
                      o.batch, o.resolution, threads, o.seed, extra);
 }
 
+bool has_flag(std::string_view flags, std::string_view flag) {
+  return fmt::format(",{},", flags).find(fmt::format(",{},", flag)) != std::string::npos;
+}
+
 ArchBenchOptions bench_options(const LatencyOptions& o) {
   return {.batch = o.batch, .resolution = o.resolution, .seed = o.seed};
 }
@@ -38,7 +43,8 @@ LatencyEstimate MeasuredLatency::measure(const Arch& arch) {
        .device_id = options_.device_id,
        .threads = threads,
        .dtype = "f32",
-       .batch = options_.batch});
+       .batch = options_.batch,
+       .own_run_id = options_.run_id});
   if (cached) return {.ms = cached->median_ms, .source = "measured", .cache_hit = true};
 
   PreparedArch p = prepare_arch(*engine_, arch, bench_options(options_));
@@ -47,6 +53,13 @@ LatencyEstimate MeasuredLatency::measure(const Arch& arch) {
   store_->add_measurement(arch_measurement_row(p, timing.measurement, options_.run_id, threads,
                                                repro(p.hash, options_, threads)));
   ++timed_;
+  if (timing.measurement.contended) {
+    log::warn(
+        "latency",
+        "{}: other processes had the CPUs {:.0f} % of the time it was timed; its {:.3f} ms is "
+        "stored flagged 'contended', and a later run times it again",
+        p.hash, 100 * timing.measurement.contention, timing.measurement.stats.median.count());
+  }
   return {.ms = timing.measurement.stats.median.count(), .source = "measured"};
 }
 
@@ -62,7 +75,8 @@ std::set<std::string, std::less<>> LutLatency::find_entries(const std::vector<La
                                     .device_id = options_.device_id,
                                     .threads = engine_->threads(),
                                     .dtype = "f32",
-                                    .batch = options_.batch});
+                                    .batch = options_.batch,
+                                    .own_run_id = options_.run_id});
     if (row) {
       entries_.emplace(layer.key, row->median_ms);
     } else {
@@ -87,7 +101,13 @@ LutLatency::LayerSum LutLatency::layer_sum(const Arch& arch) {
     HWNAS_ASSERT(missing.empty());  // arch_cost and the built subnet name the same layers
     const std::vector<LayerTiming> timed = time_layers(p, options_.policy, indices);
     std::vector<MeasurementRow> rows;
+    int contended = 0;
+    double worst_contention = 0;
     for (const LayerTiming& layer : timed) {
+      if (layer.measurement.contended) {
+        ++contended;
+        worst_contention = std::max(worst_contention, layer.measurement.contention);
+      }
       const nlohmann::json params = {{"arch_hash", p.hash},
                                      {"layer", layer.info.name},
                                      {"kind", layer.info.kind},
@@ -110,6 +130,12 @@ LutLatency::LayerSum LutLatency::layer_sum(const Arch& arch) {
     store_->upsert_arch(arch_row(p.arch, p.hash));
     store_->add_measurements(rows);
     layers_timed_ += static_cast<std::int64_t>(rows.size());
+    if (contended > 0) {
+      log::warn("lut",
+                "{} of {} layers of {} timed while other processes had the CPUs (up to {:.0f} % of "
+                "the time): stored flagged 'contended', and a later run times them again",
+                contended, rows.size(), p.hash, 100 * worst_contention);
+    }
   }
   for (const LayerInfo& layer : layers) {
     const double ms = entries_.at(layer.key);
@@ -151,7 +177,8 @@ std::size_t LutLatency::add_stored_pairs() {
   for (const RunRow& run : store_->runs()) {
     if (run.device_id != options_.device_id) continue;
     for (const MeasurementRow& row : store_->measurements_for_run(run.id)) {
-      if (row.kind == MeasurementKind::Arch && row.threads == engine_->threads() &&
+      const bool trusted = run.id == options_.run_id || !has_flag(row.flags, "contended");
+      if (trusted && row.kind == MeasurementKind::Arch && row.threads == engine_->threads() &&
           row.batch == options_.batch && row.dtype == "f32" &&
           row.key == arch_measurement_key(row.arch_hash, options_.batch, options_.resolution)) {
         measured[row.arch_hash] = row.median_ms;

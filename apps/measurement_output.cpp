@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "bench/log.hpp"
+
 namespace hwnas::cli {
 
 std::string op_repro_command(const std::string& key, int threads) {
@@ -29,10 +31,21 @@ MeasurementRow op_measurement_row(const Workload& workload, const Measurement& m
   return row;
 }
 
+void warn_if_contended(std::string_view tag, std::string_view what, const Measurement& m) {
+  if (!m.contended) return;
+  log::warn(
+      tag,
+      "{}: other processes had the CPUs {:.0f} % of the time it was timed (after {} "
+      "re-measure(s)); its {:.4f} ms is stored flagged 'contended' - time it again on a quiet "
+      "machine",
+      what, 100 * m.contention, m.remeasures, m.stats.median.count());
+}
+
 std::string measurement_flags(const Measurement& m) {
   std::string flags;
   if (!m.converged) flags += "not_converged,";
   if (m.high_cv) flags += "high_cv,";
+  if (m.contended) flags += "contended,";
   if (m.remeasures > 0) flags += "remeasured,";
   if (!flags.empty()) flags.pop_back();
   return flags;
@@ -73,7 +86,9 @@ nlohmann::json statistics_json(const Measurement& m) {
           {"samples", s.n},
           {"repeats", m.repeats},
           {"converged", m.converged},
-          {"high_cv", m.high_cv}};
+          {"high_cv", m.high_cv},
+          {"contention", m.contention},  // NaN (unknown) prints as null
+          {"contended", m.contended}};
 }
 
 }  // namespace hwnas::cli

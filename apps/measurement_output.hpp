@@ -12,7 +12,7 @@
 
 namespace hwnas::cli {
 
-// "not_converged", "high_cv", "remeasured", comma-separated; empty when none applies.
+// "not_converged", "high_cv", "contended", "remeasured", comma-separated; empty when none applies.
 std::string measurement_flags(const Measurement& m);
 
 // Sets row's min/p10/median/p90/p99/mean/stddev/mad/cv/CI, n, inner_repeats, samples_ms and flags
@@ -20,8 +20,12 @@ std::string measurement_flags(const Measurement& m);
 void set_statistics(MeasurementRow& row, const Measurement& m);
 
 // median_ms, p10_ms, p90_ms, p99_ms, min_ms, mean_ms, stddev_ms, mad_ms, cv, ci_low_ms, ci_high_ms,
-// samples, repeats, converged, high_cv.
+// samples, repeats, converged, high_cv, contention (null when unknown), contended.
 nlohmann::json statistics_json(const Measurement& m);
+
+// One warning line (log::warn under `tag`) when m is flagged contended: what was timed, the share
+// of the time other processes had the CPUs, and that the stored row carries the flag.
+void warn_if_contended(std::string_view tag, std::string_view what, const Measurement& m);
 
 // "linear:m=1,k=2" -> "hwnas bench-op linear m=1 k=2 --threads N": re-measures exactly this op
 // point (bench-op and sweep store it as the row's repro).

@@ -93,7 +93,8 @@ void print_summary(const Store& store, std::int64_t run_id, const std::vector<Sw
   for (const MeasurementRow& row : rows) by_key.emplace(row.key, &row);
   std::size_t width = 3;
   for (const SweepPoint& p : points) width = std::max(width, p.key.size());
-  fmt::print("{:<{}}  {:>11}  {:>9}\n", "key", width, "median_ms", "GFLOP/s");
+  fmt::print("{:<{}}  {:>11}  {:>9}  {}\n", "key", width, "median_ms", "GFLOP/s", "flags");
+  int contended = 0;
   for (const SweepPoint& p : points) {
     const auto it = by_key.find(p.key);
     if (it == by_key.end()) {
@@ -101,8 +102,15 @@ void print_summary(const Store& store, std::int64_t run_id, const std::vector<Sw
       continue;
     }
     const MeasurementRow& row = *it->second;
-    fmt::print("{:<{}}  {:>11.4f}  {:>9.1f}\n", p.key, width, row.median_ms,
-               achieved_gflops(row.flops, Milliseconds(row.median_ms)));
+    fmt::print("{:<{}}  {:>11.4f}  {:>9.1f}  {}\n", p.key, width, row.median_ms,
+               achieved_gflops(row.flops, Milliseconds(row.median_ms)), row.flags);
+    if (fmt::format(",{},", row.flags).find(",contended,") != std::string::npos) ++contended;
+  }
+  if (contended > 0) {
+    log::warn("sweep",
+              "{} point(s) were timed while other processes had the CPUs (flag 'contended'); the "
+              "lookup table and the searches time those again rather than trust them",
+              contended);
   }
 }
 
@@ -222,6 +230,7 @@ void run(const SweepOptions& options) {
                  m.phase == MeasureProgress::Phase::Warmup ? "warm-up" : "timing", m.samples);
     };
     const Measurement m = measure(w.run, policy, progress);
+    warn_if_contended("sweep", w.key, m);
     MeasurementRow row = op_measurement_row(w, m, run_id, threads);
     row.batch = p->batch;
     store.add_measurement(row);

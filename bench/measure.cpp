@@ -105,6 +105,7 @@ Measurement measure_once(const std::function<void()>& run, const MeasurePolicy& 
   std::vector<double> sorted;
   std::int64_t next_check = p.min_samples;
   double sampled_s = 0;  // time inside samples; elapsed_s adds the CI checks between them
+  const CpuTimes cpu_before = read_cpu_times();
   const Clock::time_point start = Clock::now();
   for (;;) {
     const Batch b = time_batch(run, m.repeats);
@@ -146,6 +147,7 @@ Measurement measure_once(const std::function<void()>& run, const MeasurePolicy& 
       break;
     }
   }
+  m.contention = contention_between(cpu_before, read_cpu_times());
   m.converged = m.stop == StopReason::CiConverged;
   m.stats = summarize(m.samples_ms, p.bootstrap_resamples);
   return m;
@@ -194,6 +196,9 @@ void check(const MeasurePolicy& p) {
          "in [100, 100000] (fewer leave the 2.5 % tail to a couple of draws)");
   }
   if (!(p.max_cv > 0)) fail("max_cv", p.max_cv, "> 0");
+  if (!(p.max_contention > 0 && p.max_contention <= 1)) {
+    fail("max_contention", p.max_contention, "in (0, 1] (1 never flags)");
+  }
   if (!(p.max_remeasures >= 0 && p.max_remeasures <= 10)) {
     fail("max_remeasures", p.max_remeasures, "in [0, 10]");
   }
@@ -216,9 +221,12 @@ Measurement measure(const std::function<void()>& run, const MeasurePolicy& polic
   for (int attempt = 0;; ++attempt) {
     m = measure_once(run, policy, progress, attempt);
     m.remeasures = attempt;
-    if (m.stats.robust_cv <= policy.max_cv) break;
+    const bool noisy = !(m.stats.robust_cv <= policy.max_cv);
+    const bool contended = m.contention > policy.max_contention;  // NaN (unknown): false
+    if (!noisy && !contended) break;
     if (attempt == policy.max_remeasures) {
-      m.high_cv = true;
+      m.high_cv = noisy;
+      m.contended = contended;
       break;
     }
   }

@@ -1,32 +1,39 @@
-// The timing protocol: one policy, used by every command that times anything (sweeps, `hwnas bench`,
-// the search's measured-latency evaluator, the drift check and the roofline).
+// The timing protocol: one policy, used by every command that times anything (sweeps, `hwnas
+// bench`, the search's measured-latency evaluator, the drift check and the roofline).
 //
 //   1. Warm-up. Call the workload until the rolling median settles: the median of the last
 //      `warmup_window` samples is within `warmup_rel_tol` of the median of the window before it.
 //      Bounded by max_warmup_samples and max_warmup_s; the first call (page faults, primitive cache
 //      misses, lazy initialisation) is always part of it.
-//   2. Batching. A workload shorter than min_sample_us is called `repeats` times per sample, so that
-//      steady_clock's resolution and call overhead stay below ~0.1 % of a sample; a sample is the batch
-//      time / repeats. repeats is re-estimated during warm-up and fixed before the first timed sample.
-//   3. Repetitions. Take samples until the bootstrap 95 % CI of the median lies within +/- ci_rel of
+//   2. Batching. A workload shorter than min_sample_us is called `repeats` times per sample, so
+//   that
+//      steady_clock's resolution and call overhead stay below ~0.1 % of a sample; a sample is the
+//      batch time / repeats. repeats is re-estimated during warm-up and fixed before the first
+//      timed sample.
+//   3. Repetitions. Take samples until the bootstrap 95 % CI of the median lies within +/- ci_rel
+//   of
 //      the median, but never before min_samples samples and min_time_s seconds inside samples
 //      (floors), and never past max_samples samples or max_time_s seconds of wall time, CI checks
 //      included (caps, which win over the floors). The CI is re-checked after every 20 % growth of
 //      the sample, so its cost stays a small fraction of the measurement.
-//   4. Stability. If the spread of the samples exceeds max_cv, everything from step 1 is repeated, at
+//   4. Stability. If the spread of the samples exceeds max_cv, everything from step 1 is repeated,
+//   at
 //      most max_remeasures times; if it is still above, the measurement is flagged high_cv. The
 //      spread is SampleStats::robust_cv ((p90 - p10) / (2.5631 * median)), not stddev / mean: a
-//      single scheduler tick among a thousand short samples pushes stddev / mean far past any useful
-//      bound (bench/stats.hpp), which would re-measure and flag nearly every fast op on a shared
-//      machine, while a bimodal or drifting distribution - what re-measuring is for - raises both.
-//      The classic cv is still reported in stats.cv.
+//      single scheduler tick among a thousand short samples pushes stddev / mean far past any
+//      useful bound (bench/stats.hpp), which would re-measure and flag nearly every fast op on a
+//      shared machine, while a bimodal or drifting distribution - what re-measuring is for - raises
+//      both. The classic cv is still reported in stats.cv. The same holds when another process had
+//      our CPUs for more than max_contention of the samples' time (bench/contention.hpp): such
+//      samples agree with each other and are all wrong, which no spread rule sees. A measurement
+//      still contended after the re-measures is flagged contended.
 //
-// Worst case, measure() takes (max_warmup_s + max_time_s) x (1 + max_remeasures) plus a few samples:
-// 12 s under the defaults, on a workload too noisy to converge.
+// Worst case, measure() takes (max_warmup_s + max_time_s) x (1 + max_remeasures) plus a few
+// samples: 12 s under the defaults, on a workload too noisy to converge.
 //
 // Every raw sample is kept, so the store can recompute any statistic later. Time is wall time
-// (std::chrono::steady_clock) on the calling thread: the workload's OpenMP threads are included, which
-// CPU time would miss (Google Benchmark's UseRealTime).
+// (std::chrono::steady_clock) on the calling thread: the workload's OpenMP threads are included,
+// which CPU time would miss (Google Benchmark's UseRealTime).
 #pragma once
 
 #include <cstdint>
@@ -34,6 +41,7 @@
 #include <string_view>
 #include <vector>
 
+#include "bench/contention.hpp"
 #include "bench/stats.hpp"
 
 namespace hwnas {
@@ -57,6 +65,8 @@ struct MeasurePolicy {
   // Stability (step 4).
   double max_cv = 0.10;            // bound on stats.robust_cv, see step 4
   int max_remeasures = 1;
+  // Contention (step 4): above this share of the samples' time another process had our CPUs.
+  double max_contention = kDefaultMaxContention;
 
   // For tests and smoke runs: a few samples in ~50 ms, a loose 5 % CI, no re-measuring.
   static MeasurePolicy quick();
@@ -83,7 +93,11 @@ struct Measurement {
   bool warmup_settled = false;      // false: warm-up ended on max_warmup_samples / max_warmup_s
   bool converged = false;           // stop == CiConverged
   bool high_cv = false;             // robust_cv > max_cv even after max_remeasures re-measurements
-  int remeasures = 0;               // how many times step 1-3 were repeated for a high CV
+  int remeasures = 0;               // how many times step 1-3 were repeated (high CV, contention)
+  // The share of the samples' time this process's threads waited for a CPU another process had
+  // (bench/contention.hpp); NaN when the kernel does not say.
+  double contention = 0;
+  bool contended = false;  // contention > max_contention even after max_remeasures
   StopReason stop = StopReason::MaxTime;
   double elapsed_s = 0;             // wall time of the whole measure() call, warm-up included
 };

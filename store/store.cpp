@@ -328,7 +328,9 @@ Store::State::State(Database database, int schema_version)
           "SELECT {} FROM measurements WHERE run_id = ?1 ORDER BY id", kMeasurementColumns))),
       select_latest_measurement(db.prepare(fmt::format(
           "SELECT {} FROM measurements WHERE key = ?1 AND device_id = ?2 AND threads = ?3 "
-          "AND dtype = ?4 AND batch = ?5 ORDER BY id DESC LIMIT 1",
+          "AND dtype = ?4 AND batch = ?5 "
+          "AND (instr(',' || flags || ',', ',contended,') = 0 OR run_id = ?6) "
+          "ORDER BY id DESC LIMIT 1",
           kMeasurementColumns))),
       arch(db),
       resume(db),
@@ -516,7 +518,8 @@ std::optional<MeasurementRow> Store::latest_measurement(const MeasurementLookup&
       .bind(2, lookup.device_id)
       .bind(3, lookup.threads)
       .bind(4, lookup.dtype)
-      .bind(5, lookup.batch);
+      .bind(5, lookup.batch)
+      .bind(6, lookup.own_run_id);
   return first_row(q, state_->measurement_reader());
 }
 

@@ -238,6 +238,10 @@ struct MeasurementLookup {
   std::int64_t threads = 1;
   std::string dtype = "f32";
   std::int64_t batch = 1;
+  // Rows flagged "contended" (another process had the CPUs, bench/contention.hpp) are not an
+  // answer, so a cache re-times them - except rows of this run, which has already used them and
+  // must keep seeing the same value (a resumed search equals an uninterrupted one). 0: none.
+  std::int64_t own_run_id = 0;
 };
 
 struct StoreOptions {

@@ -187,6 +187,44 @@ TEST_F(EvaluatorTest, LutUsesSweepRowsWithTheSameKeys) {
   EXPECT_EQ(rows(), median.size());
 }
 
+// An entry another run timed while other processes had the CPUs (flag "contended") is no answer:
+// the lookup table times that layer again, in this run, and keeps every other entry.
+TEST_F(EvaluatorTest, LutRetimesEntriesOtherRunsTimedUnderContention) {
+  const Arch arch = archs::convnext_like();
+  const std::int64_t sweep = store_->begin_run({.kind = "sweep", .device_id = device_});
+  std::mt19937_64 rng(13);
+  const std::set<std::string> keys = layer_keys(arch);
+  ASSERT_GE(keys.size(), 2u);
+  const std::string contended = *std::next(keys.begin());
+  for (const std::string& key : keys) {
+    MeasurementRow row = hwnas::testing::random_measurement(sweep, key, rng);
+    row.threads = 1;
+    row.batch = 1;
+    row.flags = key == contended ? "contended" : "";
+    store_->add_measurement(row);
+  }
+  LutLatency lut(engine_, *store_, options());
+  EXPECT_FALSE(lut.estimate(arch).cache_hit);
+  EXPECT_EQ(lut.layers_timed(), 1);
+  const auto timed = store_->measurements_for_run(run_);
+  ASSERT_EQ(timed.size(), 1u);
+  EXPECT_EQ(timed[0].key, contended);
+
+  // The measured evaluator likewise: another run's contended end-to-end row is timed again.
+  MeasurementRow e2e = hwnas::testing::random_measurement(
+      sweep, arch_measurement_key(arch_hash(arch), 1, kRes), rng);
+  e2e.kind = MeasurementKind::Arch;
+  e2e.arch_hash = arch_hash(arch);
+  e2e.threads = 1;
+  e2e.batch = 1;
+  e2e.flags = "high_cv,contended";
+  store_->upsert_arch({.hash = e2e.arch_hash, .canonical_json = to_json(arch), .name = "c"});
+  store_->add_measurement(e2e);
+  MeasuredLatency measured(engine_, *store_, options());
+  EXPECT_FALSE(measured.estimate(arch).cache_hit);
+  EXPECT_EQ(measured.timed(), 1);
+}
+
 TEST_F(EvaluatorTest, LutMeasureKeepsThePredictionAndCalibratesAfterFivePairs) {
   LutLatency lut(engine_, *store_, options());
   for (int i = 0; i < 4; ++i) {

@@ -125,13 +125,21 @@ TEST_F(LutCliTest, JsonReportsTheHeldOutErrorAndTheStoreHasOneLutRun) {
   EXPECT_EQ(count(MeasurementKind::Op), j["layers_timed"].get<std::int64_t>());
   EXPECT_GE(j["archs_timed"].get<int>(), 1);
 
-  // The same command again: every arch and layer is a cache hit, the numbers are the same.
+  // The same command again: every arch and layer is a cache hit and the numbers are the same -
+  // except entries timed while other processes had the CPUs, which are timed again, exactly those.
+  const auto contended = [&](MeasurementKind kind) {
+    return std::count_if(rows.begin(), rows.end(), [&](const MeasurementRow& m) {
+      return m.kind == kind && ("," + m.flags + ",").find(",contended,") != std::string::npos;
+    });
+  };
   const Result again = hwnas(args);
   ASSERT_EQ(again.exit_code, 0) << again.err;
   const auto k = nlohmann::json::parse(again.out);
-  EXPECT_EQ(k["archs_timed"], 0);
-  EXPECT_EQ(k["layers_timed"], 0);
-  EXPECT_EQ(k["mape"], j["mape"]);
+  EXPECT_EQ(k["archs_timed"], contended(MeasurementKind::Arch));
+  EXPECT_EQ(k["layers_timed"], contended(MeasurementKind::Op));
+  if (contended(MeasurementKind::Arch) + contended(MeasurementKind::Op) == 0) {
+    EXPECT_EQ(k["mape"], j["mape"]);
+  }
 
   // The human form.
   const Result human = hwnas("lut --space " + space_ +

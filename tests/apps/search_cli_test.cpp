@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -219,27 +220,35 @@ TEST_F(SearchCli, PrintsTheFrontAsATableWithoutJson) {
 }
 
 // The evaluators' store caches: the same search again on the same database times nothing and
-// scores nothing, and reports every evaluation as a cache hit.
+// scores nothing, and reports every evaluation as a cache hit - except measurements the first run
+// took while other processes had the CPUs (flag "contended"), which it times again, exactly those.
 TEST_F(SearchCli, ASecondIdenticalSearchMeasuresNothing) {
   const std::string args = "--population 4 --generations 2";
   ASSERT_EQ(search(args, "c.db").exit_code, 0);
   const std::string db = file("c.db");
   const std::int64_t arch_rows = count(db, "SELECT count(*) FROM measurements WHERE kind = 'arch'");
+  const std::int64_t contended = count(
+      db, "SELECT count(*) FROM measurements WHERE instr(',' || flags || ',', ',contended,') > 0");
   const std::int64_t scores = count(db, "SELECT count(*) FROM quality_scores");
   EXPECT_GT(arch_rows, 0);
   EXPECT_EQ(scores, arch_rows) << "one score and one measurement per distinct architecture";
 
   const CliResult again = search(args, "c.db");
   ASSERT_EQ(again.exit_code, 0) << again.err;
-  EXPECT_EQ(count(db, "SELECT count(*) FROM measurements WHERE kind = 'arch'"), arch_rows);
-  EXPECT_EQ(count(db, "SELECT count(*) FROM measurements"), arch_rows) << "nothing else timed";
+  EXPECT_EQ(count(db, "SELECT count(*) FROM measurements"), arch_rows + contended)
+      << "nothing else timed";
   EXPECT_EQ(count(db, "SELECT count(*) FROM quality_scores"), scores);
   const Store store = Store::open(db);
   ASSERT_EQ(store.runs().size(), 2u);
   const std::int64_t second = store.runs().back().id;
-  EXPECT_TRUE(store.measurements_for_run(second).empty());
+  EXPECT_EQ(std::ssize(store.measurements_for_run(second)), contended);
   const std::vector<GenerationRow> generations = store.generations(second);
   ASSERT_EQ(generations.size(), 3u);
+  if (contended > 0) {
+    // Re-timed values may move the front; what is cached is still only what was trustworthy.
+    std::cerr << contended << " measurement(s) of the first search were contended\n";
+    return;
+  }
   for (const GenerationRow& g : generations) {
     EXPECT_EQ(g.cache_hits, g.evaluations) << "generation " << g.generation;
   }

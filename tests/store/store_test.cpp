@@ -182,6 +182,38 @@ TEST(Store, LatestMeasurementPicksTheNewestOfThePoint) {
                                            .batch = 2}));
 }
 
+// A row flagged contended (another process had the CPUs while it was timed) answers only the run
+// that stored it; any other run gets the newest trustworthy row, or none and times it again.
+TEST(Store, LatestMeasurementSkipsContendedRowsOfOtherRuns) {
+  Fixture f;
+  std::mt19937_64 rng(fresh_seed("store contended"));
+  auto row = [&](std::int64_t run, std::string flags) {
+    MeasurementRow r = random_measurement(run, "dwconv:k=7", rng);
+    r.threads = 2;
+    r.batch = 1;
+    r.flags = std::move(flags);
+    return r;
+  };
+  const MeasurementLookup lookup{.key = "dwconv:k=7", .device_id = f.device, .threads = 2};
+  const std::int64_t contended_only =
+      f.store.add_measurement(row(f.run, "high_cv,contended,remeasured"));
+  EXPECT_FALSE(f.store.latest_measurement(lookup)) << "no trustworthy row";
+  MeasurementLookup own = lookup;
+  own.own_run_id = f.run;
+  ASSERT_TRUE(f.store.latest_measurement(own));
+  EXPECT_EQ(f.store.latest_measurement(own)->id, contended_only);
+
+  const std::int64_t trusted = f.store.add_measurement(row(f.run, "remeasured"));
+  const std::int64_t other_run =
+      f.store.begin_run({.kind = "search", .device_id = f.device, .code_version = "abc123"});
+  f.store.add_measurement(row(other_run, "contended"));  // newer, but flagged
+  EXPECT_EQ(f.store.latest_measurement(lookup)->id, trusted);
+  EXPECT_EQ(f.store.latest_measurement(own)->id, trusted) << "another run's contended row";
+  // Only the whole word is the flag.
+  const std::int64_t lookalike = f.store.add_measurement(row(other_run, "uncontended_test"));
+  EXPECT_EQ(f.store.latest_measurement(lookup)->id, lookalike);
+}
+
 // Bad rows, as data: what is changed, and what the message must say.
 struct BadRow {
   std::function<void(MeasurementRow&)> spoil;
