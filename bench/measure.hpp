@@ -1,32 +1,29 @@
-// The timing protocol: one policy, used by every command that times anything (sweeps, `hwnas
-// bench`, the search's measured-latency evaluator, the drift check and the roofline).
+// The timing protocol: one policy, used by every command that times anything (sweeps,
+// `hwnas bench`, the search's measured-latency evaluator, the drift check and the roofline).
 //
 //   1. Warm-up. Call the workload until the rolling median settles: the median of the last
 //      `warmup_window` samples is within `warmup_rel_tol` of the median of the window before it.
-//      Bounded by max_warmup_samples and max_warmup_s; the first call (page faults, primitive cache
-//      misses, lazy initialisation) is always part of it.
+//      Bounded by max_warmup_samples and max_warmup_s; the first call (page faults, primitive
+//      cache misses, lazy initialisation) is always part of it.
 //   2. Batching. A workload shorter than min_sample_us is called `repeats` times per sample, so
-//   that
-//      steady_clock's resolution and call overhead stay below ~0.1 % of a sample; a sample is the
-//      batch time / repeats. repeats is re-estimated during warm-up and fixed before the first
-//      timed sample.
+//      that steady_clock's resolution and call overhead stay below ~0.1 % of a sample; a sample
+//      is the batch time / repeats. repeats is re-estimated during warm-up and fixed before the
+//      first timed sample.
 //   3. Repetitions. Take samples until the bootstrap 95 % CI of the median lies within +/- ci_rel
-//   of
-//      the median, but never before min_samples samples and min_time_s seconds inside samples
+//      of the median, but never before min_samples samples and min_time_s seconds inside samples
 //      (floors), and never past max_samples samples or max_time_s seconds of wall time, CI checks
-//      included (caps, which win over the floors). The CI is re-checked after every 20 % growth of
-//      the sample, so its cost stays a small fraction of the measurement.
-//   4. Stability. If the spread of the samples exceeds max_cv, everything from step 1 is repeated,
-//   at
-//      most max_remeasures times; if it is still above, the measurement is flagged high_cv. The
-//      spread is SampleStats::robust_cv ((p90 - p10) / (2.5631 * median)), not stddev / mean: a
-//      single scheduler tick among a thousand short samples pushes stddev / mean far past any
-//      useful bound (bench/stats.hpp), which would re-measure and flag nearly every fast op on a
-//      shared machine, while a bimodal or drifting distribution - what re-measuring is for - raises
-//      both. The classic cv is still reported in stats.cv. The same holds when another process had
-//      our CPUs for more than max_contention of the samples' time (bench/contention.hpp): such
-//      samples agree with each other and are all wrong, which no spread rule sees. A measurement
-//      still contended after the re-measures is flagged contended.
+//      included (caps, which win over the floors). The CI is re-checked after every 20 % growth
+//      of the sample, so its cost stays a small fraction of the measurement.
+//   4. Stability. If the spread of the samples exceeds max_cv, everything from step 1 is
+//      repeated, at most max_remeasures times; if it is still above, the measurement is flagged
+//      high_cv. The spread is SampleStats::robust_cv ((p90 - p10) / (2.5631 * median)), not
+//      stddev / mean: a single scheduler tick among a thousand short samples pushes stddev / mean
+//      far past any useful bound (bench/stats.hpp), which would re-measure and flag nearly every
+//      fast op on a shared machine, while a bimodal or drifting distribution - what re-measuring
+//      is for - raises both. The classic cv is still reported in stats.cv.
+//      The same holds when another process had our CPUs for more than max_contention of the
+//      samples' time (bench/contention.hpp): such samples agree with each other and are all
+//      wrong, which no spread rule sees. Still contended after the re-measures: flagged contended.
 //
 // Worst case, measure() takes (max_warmup_s + max_time_s) x (1 + max_remeasures) plus a few
 // samples: 12 s under the defaults, on a workload too noisy to converge.
