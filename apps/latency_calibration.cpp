@@ -11,30 +11,40 @@
 namespace hwnas::cli {
 namespace {
 
-// Sum of squared relative residuals of (a, b).
-double loss(std::span<const CalibrationPair> pairs, double a, double b) {
+// Huber's tuning constant (95 % efficiency under normal residuals), the IRLS iteration cap, and a
+// floor on the robust sigma: 0.5 %, below the noise of one measurement, so near-exact pairs do not
+// turn every small residual into an outlier.
+constexpr double kHuberK = 1.345;
+constexpr int kIrlsIterations = 20;
+constexpr double kMinSigma = 0.005;
+
+// Weighted sum of squared relative residuals of (a, b).
+double loss(std::span<const CalibrationPair> pairs, std::span<const double> weights, double a,
+            double b) {
   double sum = 0;
-  for (const CalibrationPair& p : pairs) {
+  for (std::size_t i = 0; i < pairs.size(); ++i) {
+    const CalibrationPair& p = pairs[i];
     const double r = (p.measured_ms - a * p.layer_sum_ms - b * p.n_layers) / p.measured_ms;
-    sum += r * r;
+    sum += weights[i] * r * r;
   }
   return sum;
 }
 
-}  // namespace
-
-LatencyCalibration fit_coefficients(std::span<const CalibrationPair> pairs) {
-  HWNAS_ASSERT(!pairs.empty());
-  // Dividing each pair by its measurement turns the relative residual into an ordinary one with
-  // target 1: minimise sum (1 - a x - b y)^2 with x = s / m, y = n / m.
+// The weighted non-negative fit of (a, b). Dividing each pair by its measurement turns the
+// relative residual into an ordinary one with target 1: minimise sum w (1 - a x - b y)^2 with
+// x = s / m, y = n / m.
+LatencyCalibration fit_weighted(std::span<const CalibrationPair> pairs,
+                                std::span<const double> weights) {
   double xx = 0, xy = 0, yy = 0, x1 = 0, y1 = 0;
-  for (const CalibrationPair& p : pairs) {
+  for (std::size_t i = 0; i < pairs.size(); ++i) {
+    const CalibrationPair& p = pairs[i];
+    const double w = weights[i];
     const double x = p.layer_sum_ms / p.measured_ms, y = p.n_layers / p.measured_ms;
-    xx += x * x;
-    xy += x * y;
-    yy += y * y;
-    x1 += x;
-    y1 += y;
+    xx += w * x * x;
+    xy += w * x * y;
+    yy += w * y * y;
+    x1 += w * x;
+    y1 += w * y;
   }
   // With two unknowns the non-negative solution is the unconstrained one when it is feasible, and
   // otherwise the better of the two one-variable fits (the KKT cases of a 2-variable NNLS).
@@ -45,7 +55,40 @@ LatencyCalibration fit_coefficients(std::span<const CalibrationPair> pairs) {
   }
   const LatencyCalibration only_a{.a = xx > 0 ? x1 / xx : 1.0, .b = 0};
   const LatencyCalibration only_b{.a = 0, .b = yy > 0 ? y1 / yy : 0.0};
-  return loss(pairs, only_a.a, only_a.b) <= loss(pairs, only_b.a, only_b.b) ? only_a : only_b;
+  return loss(pairs, weights, only_a.a, only_a.b) <= loss(pairs, weights, only_b.a, only_b.b)
+             ? only_a
+             : only_b;
+}
+
+}  // namespace
+
+LatencyCalibration fit_coefficients(std::span<const CalibrationPair> pairs) {
+  HWNAS_ASSERT(!pairs.empty());
+  std::vector<double> weights(pairs.size(), 1.0);
+  std::vector<double> residuals(pairs.size());
+  LatencyCalibration fit = fit_weighted(pairs, weights);
+  // Huber IRLS: a pair whose relative residual is beyond kHuberK robust sigmas weighs
+  // kHuberK sigma / |r|, so one arch timed while the machine was busy moves the fit by its share
+  // of the pairs, not by its square.
+  for (int iteration = 0; iteration < kIrlsIterations; ++iteration) {
+    for (std::size_t i = 0; i < pairs.size(); ++i) {
+      const CalibrationPair& p = pairs[i];
+      residuals[i] =
+          std::abs(p.measured_ms - fit.predict(p.layer_sum_ms, p.n_layers)) / p.measured_ms;
+    }
+    std::vector<double> sorted = residuals;
+    std::nth_element(sorted.begin(), sorted.begin() + std::ssize(sorted) / 2, sorted.end());
+    const double sigma = std::max(kMinSigma, 1.4826 * sorted[sorted.size() / 2]);
+    for (std::size_t i = 0; i < pairs.size(); ++i) {
+      weights[i] = residuals[i] <= kHuberK * sigma ? 1.0 : kHuberK * sigma / residuals[i];
+    }
+    const LatencyCalibration next = fit_weighted(pairs, weights);
+    const bool settled = std::abs(next.a - fit.a) <= 1e-9 * std::max(1.0, fit.a) &&
+                         std::abs(next.b - fit.b) <= 1e-9 * std::max(1e-3, fit.b);
+    fit = next;
+    if (settled) break;
+  }
+  return fit;
 }
 
 LatencyCalibration fit_calibration(std::span<const CalibrationPair> pairs) {

@@ -9,7 +9,9 @@
 //
 // fitted by least squares on the relative residuals (m - a s - b n) / m, since what is judged is
 // the relative error (MAPE) across archs whose latencies span an order of magnitude; plain least
-// squares would fit the largest archs and leave the small ones tens of percent off.
+// squares would fit the largest archs and leave the small ones tens of percent off. The squares
+// are Huber's (iteratively reweighted): a pair off by more than 1.345 robust sigmas counts
+// linearly, so one arch timed while the machine was busy cannot drag a and b after it.
 //
 // Why no per-kind term: on 30 random subnets of the default space at 224, 1 thread, quick policy
 // (`hwnas lut --samples 20 --calibrate 10 --seed 5`), measured / layer sum was 1.11 .. 1.20 for
@@ -54,8 +56,8 @@ struct LatencyCalibration {
   }
 };
 
-// The non-negative least-squares fit described above, without the leave-one-out error (pairs and
-// relative_error are left at their defaults). Needs at least one pair.
+// The non-negative robust (Huber) least-squares fit described above, without the leave-one-out
+// error (pairs and relative_error are left at their defaults). Needs at least one pair.
 LatencyCalibration fit_coefficients(std::span<const CalibrationPair> pairs);
 
 // fit_coefficients with the minimum-pairs rule and the leave-one-out relative_error.

@@ -45,7 +45,10 @@ LatencyEstimate MeasuredLatency::measure(const Arch& arch) {
        .dtype = "f32",
        .batch = options_.batch,
        .own_run_id = options_.run_id});
-  if (cached) return {.ms = cached->median_ms, .source = "measured", .cache_hit = true};
+  if (cached) {
+    last_contended_ = has_flag(cached->flags, "contended");  // only ever a row of this run
+    return {.ms = cached->median_ms, .source = "measured", .cache_hit = true};
+  }
 
   PreparedArch p = prepare_arch(*engine_, arch, bench_options(options_));
   const ArchTiming timing = time_arch(p, options_.policy, LayerTimes::None);
@@ -53,6 +56,7 @@ LatencyEstimate MeasuredLatency::measure(const Arch& arch) {
   store_->add_measurement(arch_measurement_row(p, timing.measurement, options_.run_id, threads,
                                                repro(p.hash, options_, threads)));
   ++timed_;
+  last_contended_ = timing.measurement.contended;
   if (timing.measurement.contended) {
     log::warn(
         "latency",
@@ -158,8 +162,10 @@ LatencyEstimate LutLatency::measure(const Arch& arch) {
   const LayerSum sum = layer_sum(arch);
   LatencyEstimate e = measured_.measure(arch);
   e.predicted_ms = calibration_.predict(sum.sum_ms, sum.n_layers);
-  add_pair(arch_hash(arch),
-           {.layer_sum_ms = sum.sum_ms, .n_layers = sum.n_layers, .measured_ms = e.ms});
+  if (!measured_.last_contended()) {
+    add_pair(arch_hash(arch),
+             {.layer_sum_ms = sum.sum_ms, .n_layers = sum.n_layers, .measured_ms = e.ms});
+  }
   return e;
 }
 
@@ -177,9 +183,9 @@ std::size_t LutLatency::add_stored_pairs() {
   for (const RunRow& run : store_->runs()) {
     if (run.device_id != options_.device_id) continue;
     for (const MeasurementRow& row : store_->measurements_for_run(run.id)) {
-      const bool trusted = run.id == options_.run_id || !has_flag(row.flags, "contended");
-      if (trusted && row.kind == MeasurementKind::Arch && row.threads == engine_->threads() &&
-          row.batch == options_.batch && row.dtype == "f32" &&
+      // A contended measurement is no pair, even of this run (measure() did not pair it either).
+      if (!has_flag(row.flags, "contended") && row.kind == MeasurementKind::Arch &&
+          row.threads == engine_->threads() && row.batch == options_.batch && row.dtype == "f32" &&
           row.key == arch_measurement_key(row.arch_hash, options_.batch, options_.resolution)) {
         measured[row.arch_hash] = row.median_ms;
       }

@@ -57,12 +57,16 @@ class MeasuredLatency final : public LatencyEvaluator {
   double relative_error() const override { return 0; }
 
   std::int64_t timed() const { return timed_; }  // archs timed by this evaluator (cache misses)
+  // Whether the last measure() answered with a measurement flagged contended
+  // (bench/contention.hpp).
+  bool last_contended() const { return last_contended_; }
 
  private:
   const Engine* engine_;
   Store* store_;
   LatencyOptions options_;
   std::int64_t timed_ = 0;
+  bool last_contended_ = false;
 };
 
 // Whether a new calibration pair refits the calibration (latency_calibration.hpp).
@@ -78,7 +82,8 @@ class LutLatency final : public LatencyEvaluator {
   LatencyEstimate estimate(const Arch& arch) override;
   // MeasuredLatency::measure with predicted_ms = the calibrated layer sum as it stood before this
   // measurement; an arch not yet paired then becomes a calibration pair and the fit is redone
-  // (unless frozen).
+  // (unless frozen). A measurement flagged contended is not paired: it would teach the fit the
+  // neighbour's load.
   LatencyEstimate measure(const Arch& arch) override;
   double relative_error() const override { return calibration_.relative_error; }
 

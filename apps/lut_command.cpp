@@ -48,11 +48,20 @@ struct Point {
   double layer_sum_ms = 0;  // uncalibrated
   double n_layers = 0;
   nlohmann::json by_op;  // op -> {ms, layers}
+  bool contended = false;  // measured while other processes had the CPUs: not judged
 };
 
+std::int64_t count_contended(const std::vector<Point>& points) {
+  return std::count_if(points.begin(), points.end(), [](const Point& p) { return p.contended; });
+}
+
+// The error over the points whose measurement can be trusted; over all of them (with a warning)
+// when none can.
 PredictorError error_of(const std::vector<Point>& points, bool calibrated) {
+  const bool all_contended = count_contended(points) == std::ssize(points);
   std::vector<double> predicted, measured;
   for (const Point& p : points) {
+    if (p.contended && !all_contended) continue;
     predicted.push_back(calibrated ? p.predicted_ms : p.layer_sum_ms);
     measured.push_back(p.measured_ms);
   }
@@ -83,6 +92,7 @@ nlohmann::json points_json(const std::vector<Point>& points) {
                  {"layer_sum_ms", p.layer_sum_ms},
                  {"n_layers", p.n_layers},
                  {"layers_by_op", p.by_op},
+                 {"contended", p.contended},
                  {"error", (p.predicted_ms - p.measured_ms) / p.measured_ms}});
   }
   return j;
@@ -184,10 +194,23 @@ void run(const LutOptions& options) {
                     .predicted_ms = e.predicted_ms,
                     .layer_sum_ms = sum.sum_ms,
                     .n_layers = sum.n_layers,
-                    .by_op = by_op_json(sum)});
+                    .by_op = by_op_json(sum),
+                    .contended = lut.measured().last_contended()});
   }
   if (tty) fmt::print(stderr, "\r\033[K");
   run_scope.finish(RunStatus::Finished);
+  const std::int64_t contended_held_out = count_contended(held_out);
+  const std::int64_t contended_calibration = count_contended(calibration_set);
+  if (contended_held_out + contended_calibration > 0) {
+    log::warn("lut",
+              "{} held-out and {} calibration subnet(s) were measured while other processes had "
+              "the CPUs: they are left out of the error and of the fit{}",
+              contended_held_out, contended_calibration,
+              contended_held_out == std::ssize(held_out)
+                  ? " - except that every held-out one was, so the error below is over all of "
+                    "them and not to be trusted"
+                  : "");
+  }
 
   const PredictorError calibrated = error_of(held_out, true);
   const PredictorError uncalibrated = error_of(held_out, false);
@@ -204,6 +227,7 @@ void run(const LutOptions& options) {
          {"calibration",
           {{"a", c.a}, {"b_ms", c.b}, {"pairs", c.pairs}, {"relative_error", c.relative_error}}},
          {"uncalibrated", to_json(uncalibrated)},
+         {"contended", {{"held_out", contended_held_out}, {"calibrate", contended_calibration}}},
          {"archs_timed", lut.measured().timed()},
          {"layers_timed", lut.layers_timed()},
          {"archs", points_json(held_out)},

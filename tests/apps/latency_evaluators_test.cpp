@@ -40,12 +40,17 @@ class EvaluatorTest : public ::testing::Test {
     device_ = store_->upsert_device("test-device", "{}");
     run_ = store_->begin_run({.kind = "test", .device_id = device_});
   }
+  // The quick policy with the contention check off: these tests are about what is cached and
+  // paired, which a busy test machine must not change (contention has its own tests below, with
+  // the flag set by hand).
   LatencyOptions options(std::int64_t batch = 1) const {
+    MeasurePolicy policy = MeasurePolicy::quick();
+    policy.max_contention = 1.0;
     return {.device_id = device_,
             .run_id = run_,
             .batch = batch,
             .resolution = kRes,
-            .policy = MeasurePolicy::quick(),
+            .policy = policy,
             .seed = 7};
   }
   std::size_t rows() const { return store_->measurements_for_run(run_).size(); }
@@ -290,6 +295,35 @@ TEST(LatencyCalibration, NegativeOverheadIsClampedToZero) {
   const LatencyCalibration c = fit_coefficients(pairs);
   EXPECT_EQ(c.b, 0.0);
   EXPECT_GT(c.a, 0.0);
+}
+
+// One arch timed beside another busy process (measured 2.5x too slow) among 19 good pairs with
+// ~1 % noise: the Huber fit keeps a and b within a percent or two of the truth, where plain least
+// squares on the same pairs is pulled several percent off.
+TEST(LatencyCalibration, OneSlowOutlierDoesNotDragTheFit) {
+  std::mt19937_64 rng(hwnas::testing::fresh_seed("calibration outlier"));
+  std::uniform_real_distribution<double> sum(0.5, 40.0), layers(10, 120), noise(-0.01, 0.01);
+  std::vector<CalibrationPair> pairs;
+  for (int i = 0; i < 20; ++i) {
+    const double s = sum(rng), n = std::round(layers(rng));
+    pairs.push_back({.layer_sum_ms = s,
+                     .n_layers = n,
+                     .measured_ms = (1.15 * s + 0.01 * n) * (1 + noise(rng))});
+  }
+  pairs[7].measured_ms *= 2.5;
+  const LatencyCalibration c = fit_coefficients(pairs);
+  const double truth = 1.15 * 10 + 0.01 * 60, robust = c.predict(10, 60);
+  EXPECT_NEAR(robust / truth, 1.0, 0.02) << "a=" << c.a << " b=" << c.b;
+  // Plain least squares (every weight 1) on the relative residuals, for contrast: the target is
+  // 1 for every pair divided by its measurement, so the slow pair pulls the scale down.
+  double xx = 0, x1 = 0;
+  for (const CalibrationPair& p : pairs) {
+    const double x = (p.layer_sum_ms + 0.01 / 1.15 * p.n_layers) / p.measured_ms;
+    xx += x * x;
+    x1 += x;
+  }
+  const double plain_scale = x1 / xx / 1.15;  // 1 = the truth along the true direction
+  EXPECT_GT(std::abs(plain_scale - 1.0), std::abs(robust / truth - 1.0));
 }
 
 TEST(LatencyCalibration, FewerThanFivePairsIsTheIdentityWithFifteenPercent) {
