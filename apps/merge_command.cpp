@@ -56,10 +56,10 @@ void run(const MergeOptions& options) {
     const MergeStats added = merge_store(out, source);
     fmt::print(
         "{}: devices={} archs={} runs={} measurements={} layer_times={} generations={} "
-        "candidates={} front_rows={} quality_scores={} claim_results={}\n",
+        "candidates={} front_rows={} quality_scores={} claim_results={} predictor_points={}\n",
         source, added.devices, added.archs, added.runs, added.measurements, added.layer_times,
         added.generations, added.candidates, added.front_rows, added.quality_scores,
-        added.claim_results);
+        added.claim_results, added.predictor_points);
     std::fflush(stdout);  // one line per source as it is done: a long merge shows its progress
   }
   log::info("merge", "into={} sources={} runs={}", options.out, options.sources.size(),

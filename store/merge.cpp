@@ -173,6 +173,18 @@ WHERE NOT EXISTS (SELECT 1 FROM main.claim_results y
 ORDER BY c.rowid
 RETURNING 1)sql";
 
+constexpr std::string_view kMergePredictorPoints = R"sql(
+INSERT INTO main.predictor_points (run_id, arch_hash, role, predicted_ms, layer_sum_ms, n_layers,
+                                   measured_ms, contended)
+SELECT mr.id, p.arch_hash, p.role, p.predicted_ms, p.layer_sum_ms, p.n_layers, p.measured_ms,
+       p.contended
+FROM merge_src.predictor_points p
+JOIN merge_src.runs sr ON sr.id = p.run_id JOIN main.runs mr ON mr.uid = sr.uid
+WHERE NOT EXISTS (SELECT 1 FROM main.predictor_points y
+                  WHERE y.run_id = mr.id AND y.arch_hash = p.arch_hash)
+ORDER BY p.rowid
+RETURNING 1)sql";
+
 // Runs an INSERT ... RETURNING to completion; the number of rows it wrote.
 std::int64_t rows_written(const Database& db, std::string_view sql) {
   Statement q = db.prepare(sql);
@@ -266,6 +278,7 @@ MergeStats merge_store(Store& dst, const std::string& src_path) {
   added.front_rows = rows_written(db, kMergeFront);
   added.quality_scores = rows_written(db, kMergeQuality);
   added.claim_results = rows_written(db, kMergeClaimResults);
+  added.predictor_points = rows_written(db, kMergePredictorPoints);
   tx.commit();
   return added;
 }

@@ -7,9 +7,10 @@
 // Rows are matched by what names them in every file, never by id (ids differ between files):
 // devices by device_key, archs by hash, runs by uid; a run's measurements by (key, created_at,
 // threads, batch, dtype), layer times by their measurement and idx, search generations, candidates
-// and front rows by their keys within the run, quality scores by (arch hash, method, config). What
-// dst already holds is kept; only what it lacks is added, so merging a file twice adds nothing, and
-// a run continued after a merge brings only its new rows. A run dst holds as anything but finished
+// and front rows by their keys within the run, quality scores by (arch hash, method, config), claim
+// results and predictor points by claim id and arch hash within the run. What dst already holds is
+// kept; only what it lacks is added, so merging a file twice adds nothing, and a run continued
+// after a merge brings only its new rows. A run dst holds as anything but finished
 // takes src's status, end and drift when src's copy is finished.
 #pragma once
 
@@ -22,7 +23,8 @@ namespace hwnas {
 
 struct MergeStats {  // rows added to dst, per table
   std::int64_t devices = 0, archs = 0, runs = 0, measurements = 0, layer_times = 0, generations = 0,
-               candidates = 0, front_rows = 0, quality_scores = 0, claim_results = 0;
+               candidates = 0, front_rows = 0, quality_scores = 0, claim_results = 0,
+               predictor_points = 0;
   friend bool operator==(const MergeStats&, const MergeStats&) = default;
 };
 

@@ -251,11 +251,29 @@ CREATE TABLE claim_results (
 ) STRICT)sql",
 };
 
+// Version 5: `hwnas lut`'s predictions. One row per subnet the predictor benchmark drew and
+// measured (the first time a run drew it): its role (fitted on, or held out from, the calibration),
+// the calibrated prediction as it stood before the measurement, the uncalibrated layer sum and the
+// number of layers in it, the end-to-end median, and whether that measurement was flagged
+// contended (bench/contention.hpp: another process had the CPUs, so it judges nothing).
+constexpr std::string_view kVersion5[] = {
+    R"sql(
+CREATE TABLE predictor_points (
+  run_id       INTEGER NOT NULL REFERENCES runs(id),
+  arch_hash    TEXT NOT NULL REFERENCES archs(hash),
+  role         TEXT NOT NULL CHECK (role IN ('calibrate', 'held_out')),
+  predicted_ms REAL NOT NULL CHECK (predicted_ms > 0),
+  layer_sum_ms REAL NOT NULL CHECK (layer_sum_ms > 0),
+  n_layers     REAL NOT NULL CHECK (n_layers >= 1),
+  measured_ms  REAL NOT NULL CHECK (measured_ms > 0),
+  contended    INTEGER NOT NULL CHECK (contended IN (0, 1)),
+  PRIMARY KEY (run_id, arch_hash)
+) STRICT)sql",
+};
+
 constexpr std::array kMigrations = {
-    Migration{kVersion1},
-    Migration{kVersion2},
-    Migration{kVersion3},
-    Migration{kVersion4},
+    Migration{kVersion1}, Migration{kVersion2}, Migration{kVersion3},
+    Migration{kVersion4}, Migration{kVersion5},
 };
 
 }  // namespace

@@ -335,7 +335,8 @@ Store::State::State(Database database, int schema_version)
       arch(db),
       resume(db),
       search(db),
-      claims(db) {}
+      claims(db),
+      predictor(db) {}
 
 std::string Store::State::why_run_not_running(std::int64_t run_id) {
   const std::optional<RunRow> run = first_row(select_run.bind(1, run_id), read_run);

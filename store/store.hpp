@@ -231,6 +231,24 @@ struct ClaimResultRow {
 // "store: claim result verdict='maybe' must be one of holds, ... [run 3 claim C076]".
 void check(const ClaimResultRow& row);
 
+// One subnet of a `hwnas lut` run (the lookup-table predictor's benchmark, apps/lut_command.cpp):
+// predicted from its layers and measured end to end. Times are milliseconds.
+struct PredictorPointRow {
+  std::int64_t run_id = 0;        // a running run
+  std::string arch_hash;          // a stored arch; once per run
+  std::string role = "held_out";  // "calibrate" (the fit learnt from it) or "held_out"
+  double predicted_ms = 0.0;      // the calibrated prediction as it stood before the measurement
+  double layer_sum_ms = 0.0;      // the uncalibrated sum of its layers' lookup-table entries
+  double n_layers = 0.0;          // layers in that sum (repeated keys counted each time), >= 1
+  double measured_ms = 0.0;       // the end-to-end median
+  bool contended = false;         // the measurement was flagged contended: it judges nothing
+  friend bool operator==(const PredictorPointRow&, const PredictorPointRow&) = default;
+};
+
+// Throws InvalidArgument naming the field, its value, the rule and the point, e.g.
+// "store: predictor point measured_ms=nan must be finite and > 0 [run 3 arch 0123456789abcdef]".
+void check(const PredictorPointRow& row);
+
 // The newest measurement of one point on one device (the cache of a search, the resume of a sweep).
 struct MeasurementLookup {
   std::string key;
@@ -339,6 +357,12 @@ class Store {
   // running, or when (run, claim_id) is already stored.
   void add_claim_results(std::span<const ClaimResultRow> rows);
   std::vector<ClaimResultRow> claim_results(std::int64_t run_id) const;  // in insertion order
+
+  // Predictor points of `hwnas lut` (predictor_rows.cpp). Checks every row, then writes them in one
+  // transaction, all or none. Throws InvalidArgument naming the arch when a row's run does not
+  // exist or is not running, when its arch is not stored, or when (run, arch) is already stored.
+  void add_predictor_points(std::span<const PredictorPointRow> rows);
+  std::vector<PredictorPointRow> predictor_points(std::int64_t run_id) const;  // insertion order
 
   Store(Store&&) noexcept;
   Store& operator=(Store&&) noexcept;

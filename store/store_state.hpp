@@ -1,6 +1,6 @@
 // Internal to store/: the Store's connection and prepared statements, shared by the .cpp files that
-// implement its members (store.cpp, run_resume.cpp, search_rows.cpp, merge.cpp). Not part of the
-// store's interface (apps/ never includes it).
+// implement its members (store.cpp, run_resume.cpp, search_rows.cpp, claim_rows.cpp,
+// predictor_rows.cpp, merge.cpp). Not part of the store's interface (apps/ never includes it).
 #pragma once
 
 #include <cstdint>
@@ -42,6 +42,12 @@ struct ClaimStatements {
   sqlite::Statement insert_result, select_results;
 };
 
+// predictor_points (predictor_rows.cpp).
+struct PredictorStatements {
+  explicit PredictorStatements(const sqlite::Database& db);
+  sqlite::Statement insert_point, select_points, select_arch_exists;
+};
+
 }  // namespace hwnas::store_detail
 
 namespace hwnas {
@@ -71,6 +77,7 @@ struct Store::State {
   store_detail::ResumeStatements resume;  // run_resume.cpp
   store_detail::SearchStatements search;  // search_rows.cpp
   store_detail::ClaimStatements claims;   // claim_rows.cpp
+  store_detail::PredictorStatements predictor;  // predictor_rows.cpp
 };
 
 }  // namespace hwnas

@@ -21,7 +21,7 @@ using testing::ScratchDir;
 
 constexpr std::string_view kNothingAdded =
     "devices=0 archs=0 runs=0 measurements=0 layer_times=0 generations=0 candidates=0 front_rows=0 "
-    "quality_scores=0 claim_results=0";
+    "quality_scores=0 claim_results=0 predictor_points=0";
 
 class MergeRunsCli : public ::testing::Test {
  protected:
@@ -84,10 +84,10 @@ TEST_F(MergeRunsCli, MergeFoldsStoresAndASecondMergeAddsNothing) {
   // Both were made on this machine: one device, brought by the first.
   EXPECT_EQ(lines[0],
             "a.db: devices=1 archs=0 runs=2 measurements=1 layer_times=0 generations=0 "
-            "candidates=0 front_rows=0 quality_scores=0 claim_results=0");
+            "candidates=0 front_rows=0 quality_scores=0 claim_results=0 predictor_points=0");
   EXPECT_EQ(lines[1],
             "b.db: devices=0 archs=0 runs=2 measurements=1 layer_times=0 generations=0 "
-            "candidates=0 front_rows=0 quality_scores=0 claim_results=0");
+            "candidates=0 front_rows=0 quality_scores=0 claim_results=0 predictor_points=0");
   r = hwnas("merge a.db b.db -o out.db");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, fmt::format("a.db: {0}\nb.db: {0}\n", kNothingAdded));
@@ -107,7 +107,7 @@ TEST_F(MergeRunsCli, MergeIntoOneOfTheStores) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out,
             "b.db: devices=0 archs=0 runs=2 measurements=1 layer_times=0 generations=0 "
-            "candidates=0 front_rows=0 quality_scores=0 claim_results=0\n");
+            "candidates=0 front_rows=0 quality_scores=0 claim_results=0 predictor_points=0\n");
   EXPECT_EQ(Store::open(file("a.db")).runs().size(), 4u);
 }
 
