@@ -4,7 +4,9 @@
 // The lookup-table predictor's benchmark (the issue's "LUT MAPE and worst error on 50 random
 // subnets of the default space"): calibrate + samples random subnets, each measured end to end
 // (cached) and predicted from its layers; the calibration is fitted on the first `calibrate` archs
-// only and then frozen, and the error is reported on the `samples` held out.
+// only and then frozen, and the error is reported on the `samples` held out. Each subnet's
+// prediction and measurement is stored as it is measured (table predictor_points, once per arch and
+// run), so `hwnas report` can plot the held-out ones.
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <unistd.h>
@@ -16,6 +18,9 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <set>
+#include <string>
+#include <vector>
 
 #include "apps/cli_common.hpp"
 #include "apps/commands.hpp"
@@ -24,6 +29,7 @@
 #include "kernels/error.hpp"
 #include "search/genome.hpp"
 #include "search/predictor_error.hpp"
+#include "store/store.hpp"
 #include "supernet/search_space.hpp"
 
 namespace hwnas::cli {
@@ -105,6 +111,17 @@ nlohmann::json by_op_json(const LutLatency::LayerSum& sum) {
   return j;
 }
 
+PredictorPointRow point_row(std::int64_t run_id, const Point& p, bool calibrating) {
+  return {.run_id = run_id,
+          .arch_hash = p.hash,
+          .role = calibrating ? "calibrate" : "held_out",
+          .predicted_ms = p.predicted_ms,
+          .layer_sum_ms = p.layer_sum_ms,
+          .n_layers = p.n_layers,
+          .measured_ms = p.measured_ms,
+          .contended = p.contended};
+}
+
 void check_options(const LutOptions& o) {
   if (o.samples < 1)
     throw InvalidArgument(fmt::format("lut: --samples {} must be >= 1", o.samples));
@@ -165,6 +182,7 @@ void run(const LutOptions& options) {
   const bool tty = isatty(fileno(stderr)) != 0;
   const auto start = std::chrono::steady_clock::now();
   std::vector<Point> calibration_set, held_out;
+  std::set<std::string> stored_points;  // arch hashes with a predictor_points row in this run
   for (std::size_t i = 0; i < archs.size(); ++i) {
     const bool calibrating = static_cast<std::int64_t>(i) < options.calibrate;
     if (!calibrating && static_cast<std::int64_t>(i) == options.calibrate) {
@@ -188,14 +206,19 @@ void run(const LutOptions& options) {
                 i + 1, archs.size(), calibrating ? "calibrate" : "held_out", hash, e.ms,
                 e.predicted_ms, eta_s);
     }
-    (calibrating ? calibration_set : held_out)
-        .push_back({.hash = hash,
-                    .measured_ms = e.ms,
-                    .predicted_ms = e.predicted_ms,
-                    .layer_sum_ms = sum.sum_ms,
-                    .n_layers = sum.n_layers,
-                    .by_op = by_op_json(sum),
-                    .contended = lut.measured().last_contended()});
+    const Point& point = (calibrating ? calibration_set : held_out)
+                             .emplace_back(Point{.hash = hash,
+                                                 .measured_ms = e.ms,
+                                                 .predicted_ms = e.predicted_ms,
+                                                 .layer_sum_ms = sum.sum_ms,
+                                                 .n_layers = sum.n_layers,
+                                                 .by_op = by_op_json(sum),
+                                                 .contended = lut.measured().last_contended()});
+    // Stored as it is measured (its own transaction, as the measurement's), so a killed run keeps
+    // the points it has. A subnet drawn twice is stored once, in the role it was first drawn in.
+    if (stored_points.insert(hash).second) {
+      store.add_predictor_points(std::vector{point_row(run_scope.id(), point, calibrating)});
+    }
   }
   if (tty) fmt::print(stderr, "\r\033[K");
   run_scope.finish(RunStatus::Finished);

@@ -8,8 +8,11 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "store/store.hpp"
 
@@ -131,6 +134,29 @@ TEST_F(LutCliTest, JsonReportsTheHeldOutErrorAndTheStoreHasOneLutRun) {
   EXPECT_EQ(count(MeasurementKind::Arch), j["archs_timed"].get<std::int64_t>());
   EXPECT_EQ(count(MeasurementKind::Op), j["layers_timed"].get<std::int64_t>());
   EXPECT_GE(j["archs_timed"].get<int>(), 1);
+
+  // One predictor point per subnet drawn (a subnet drawn twice is stored once, in the role it was
+  // first drawn in), in the order measured, holding the numbers the JSON printed.
+  std::vector<PredictorPointRow> expected;
+  std::set<std::string> seen;
+  for (const auto& [set, role] :
+       {std::pair{"calibration_archs", "calibrate"}, std::pair{"archs", "held_out"}}) {
+    for (const auto& a : j[set]) {
+      if (!seen.insert(a["arch_hash"].get<std::string>()).second) continue;
+      expected.push_back({.run_id = run_id,
+                          .arch_hash = a["arch_hash"],
+                          .role = role,
+                          .predicted_ms = a["predicted_ms"],
+                          .layer_sum_ms = a["layer_sum_ms"],
+                          .n_layers = a["n_layers"],
+                          .measured_ms = a["measured_ms"],
+                          .contended = a["contended"]});
+    }
+  }
+  ASSERT_EQ(j["calibration_archs"].size(), 2u);
+  EXPECT_EQ(store.predictor_points(run_id), expected);
+  for (const PredictorPointRow& p : store.predictor_points(run_id))
+    EXPECT_TRUE(store.arch(p.arch_hash).has_value()) << p.arch_hash;
 
   // The same command again: every arch and layer is a cache hit and the numbers are the same -
   // except entries timed while other processes had the CPUs, which are timed again, exactly those.
