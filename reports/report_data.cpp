@@ -239,7 +239,10 @@ ReportData load_report_data(const Store& store, const ReportRequest& request) {
       front_hashes.insert(f.arch_hash);
       if (f.latency_source == "measured" && std::isfinite(f.predicted_ms) && f.latency_ms > 0 &&
           paired.insert(f.arch_hash).second) {
-        data.predictor.push_back({run.id, f.arch_hash, f.predicted_ms, f.latency_ms});
+        data.predictor.push_back({.run_id = run.id,
+                                  .hash = f.arch_hash,
+                                  .predicted_ms = f.predicted_ms,
+                                  .measured_ms = f.latency_ms});
       }
     }
     for (const CandidateRow& c : s.candidates) {
@@ -248,10 +251,54 @@ ReportData load_report_data(const Store& store, const ReportRequest& request) {
       // per arch and run (a candidate kept in the population reappears every generation).
       if (c.latency_source == "measured" && std::isfinite(c.predicted_ms) && c.latency_ms > 0 &&
           paired.insert(c.arch_hash).second) {
-        data.predictor.push_back({run.id, c.arch_hash, c.predicted_ms, c.latency_ms});
+        data.predictor.push_back({.run_id = run.id,
+                                  .hash = c.arch_hash,
+                                  .predicted_ms = c.predicted_ms,
+                                  .measured_ms = c.latency_ms});
       }
     }
     data.searches.push_back(std::move(s));
+  }
+
+  // The predictor's own benchmark: its held-out subnets whose measurement can be trusted (the
+  // calibration subnets taught the fit, so they would flatter it; a contended measurement judges
+  // nothing, as `hwnas lut` itself leaves them out).
+  const auto add_lut_points = [&](const RunRow& run, const std::vector<PredictorPointRow>& points) {
+    data.predictor_lut_runs.push_back(run.id);
+    for (const PredictorPointRow& p : points) {
+      if (p.role != "held_out") continue;
+      if (p.contended) {
+        ++data.predictor_contended;
+        continue;
+      }
+      add_arch(store, data, p.arch_hash);
+      data.predictor.push_back({.run_id = run.id,
+                                .hash = p.arch_hash,
+                                .predicted_ms = p.predicted_ms,
+                                .measured_ms = p.measured_ms,
+                                .source = PredictorSource::LutHeldOut});
+    }
+  };
+  const auto has_held_out = [](const std::vector<PredictorPointRow>& points) {
+    return std::any_of(points.begin(), points.end(),
+                       [](const PredictorPointRow& p) { return p.role == "held_out"; });
+  };
+  bool lut_chosen = false;
+  for (const RunRow& run : data.runs) {
+    if (run.kind != "lut") continue;
+    lut_chosen = true;
+    add_lut_points(run, store.predictor_points(run.id));
+  }
+  // The newest finished lut run that stored a held-out point, not simply the newest: one from
+  // before schema version 5 stored none, and would hide an older one that did.
+  const std::int64_t lut_device = device_id.value_or(-1);  // -1: no run at all
+  for (auto it = all.rbegin(); it != all.rend() && !lut_chosen; ++it) {
+    if (it->kind != "lut" || it->status != RunStatus::Finished || it->device_id != lut_device)
+      continue;
+    const std::vector<PredictorPointRow> points = store.predictor_points(it->id);
+    if (!has_held_out(points)) continue;
+    add_lut_points(*it, points);
+    break;
   }
 
   for (const RunRow& run : data.runs) {

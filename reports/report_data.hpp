@@ -7,8 +7,9 @@
 // What is read: the chosen runs (no ids = the newest search run; several search runs = a
 // comparison); the device of the first of them, and from that device's other runs: every sweep
 // point (runs of kind "sweep"), the newest roofline (kind "roofline"), catalog models measured by
-// `hwnas bench` (kind "bench") with their per-layer times. Times are milliseconds, FLOPs and bytes
-// per execution.
+// `hwnas bench` (kind "bench") with their per-layer times, and - unless a lut run is chosen - the
+// predictor points of the newest finished `hwnas lut` run (kind "lut") that stored a held-out one.
+// Times are milliseconds, FLOPs and bytes per execution.
 //
 // Throws InvalidArgument for a run id that is not in the store ("no run 7 in x.db; hwnas runs lists
 // them"), IoError for what the store throws.
@@ -108,11 +109,16 @@ struct ArchBench {
   std::vector<LayerTime> layers;  // by execution order; empty = not broken down
 };
 
+// Where a predictor pair comes from: a search's candidate (or front member) that was predicted and
+// also measured, or a held-out subnet of `hwnas lut` (the predictor's own benchmark).
+enum class PredictorSource { SearchCheck, LutHeldOut };
+
 // A latency the lookup table predicted beside the end-to-end measurement of the same arch.
 struct PredictorPair {
   std::int64_t run_id = 0;
   std::string hash;
   double predicted_ms = 0, measured_ms = 0;
+  PredictorSource source = PredictorSource::SearchCheck;
 };
 
 struct ReportData {
@@ -125,7 +131,13 @@ struct ReportData {
   std::optional<RooflineInfo> roofline;
   std::vector<ArchBench> catalog;  // kind "bench" runs of the device, newest per (name, batch, res)
   std::vector<ArchBench> front_benches;  // end-to-end measurements of front members, on the device
-  std::vector<PredictorPair> predictor;  // from the chosen searches' candidates and fronts
+  // From the chosen searches' candidates and fronts, then the held-out subnets of the chosen `lut`
+  // runs, or (when none is chosen) of the device's newest finished lut run that stored any.
+  // Search pairs are one per arch and run; lut pairs one per held-out subnet and run.
+  std::vector<PredictorPair> predictor;
+  std::vector<std::int64_t> predictor_lut_runs;  // the lut runs whose points were read
+  // Held-out lut points of those runs left out because their measurement was flagged contended.
+  std::int64_t predictor_contended = 0;
   // `hwnas reproduce`: a chosen run of kind "reproduce", else the device's newest finished one.
   std::optional<RunRow> claims_run;
   std::vector<ClaimResultRow> claims;    // of claims_run, in the order it stored them
