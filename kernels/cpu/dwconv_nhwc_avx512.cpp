@@ -1,3 +1,8 @@
+// The driver of DwconvNhwcAvx512 (contract in dwconv_nhwc_avx512.hpp): create() reorders the
+// weights, chooses the buffer path or the direct path and sizes the tasks and buffers; run() hands
+// out the OpenMP tasks, fills the row buffers and calls the kernels create() picked. The kernels
+// themselves live in dwconv_nhwc_rows.cpp and dwconv_nhwc_direct.cpp, reached only through
+// pointers, so this file holds the decisions and the data movement around them.
 #include "kernels/cpu/dwconv_nhwc_avx512.hpp"
 
 #include <fmt/format.h>
@@ -5,447 +10,26 @@
 #include <omp.h>
 
 #include <algorithm>
-#include <array>
 #include <cstdint>
 #include <utility>
 
 #include "kernels/assert.hpp"
+#include "kernels/cpu/dwconv_nhwc_impl.hpp"
 
 namespace hwnas::cpu {
 namespace {
 
-constexpr int kLanes = 16;  // f32 lanes of one zmm register: one channel block
-// Widths (output pixels) of a register tile. 14 and 7 divide the stage widths of 224-pixel inputs
-// (56, 28, 14, 7) exactly, 16, 12 and 8 those of 256- and 384-pixel inputs, 4 the 4x4 output of a
-// stride-2 7x7 stage. The cheapest is picked per desc (pick_tile_width).
-constexpr std::array<int, 6> kTileWidths = {16, 14, 12, 8, 7, 4};
-// The register-resident fast path holds kw weight vectors, T accumulators and one input vector:
-// kw + T + 1 <= 30 of the 32 zmm registers for kw <= 13 and T <= 16.
-constexpr int kMaxFastKw = 13;
+using dwconv_detail::ceil_div;
+using dwconv_detail::DirectArgs;
+using dwconv_detail::DirectKernels;
+using dwconv_detail::kLanes;
+using dwconv_detail::RowArgs;
+using dwconv_detail::RowKernel;
+
 // A task's input-row buffer is capped so it stays in L2; only kh rows of it are hot at any time.
 constexpr std::int64_t kMaxBufferBytes = std::int64_t{512} << 10;
 // At least this many tasks per thread, so a static schedule stays balanced.
 constexpr std::int64_t kMinTasksPerThread = 4;
-
-std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
-
-// What a row kernel needs to compute one output row of one 16-channel block. `in` points at buffer
-// column 0 of the input row of the first tap that lands inside the image (rows in the vertical padding
-// are skipped, not multiplied by zero); buffer column x + pad_w holds input column x, and every other
-// column is zero, so the kernels never test a border.
-struct RowArgs {
-  const float* in;
-  std::int64_t in_ky_step;  // floats from the buffer row of tap ky to that of tap ky + 1
-  const float* weights;     // [kh][kw][cp] at (first tap, kx = 0, this block)
-  std::int64_t w_ky_step;   // kw * cp
-  std::int64_t w_kx_step;   // cp
-  std::int64_t ky_count;    // taps of this output row inside the image; 0 leaves act(bias)
-  const float* bias;        // 16 floats, zero when the desc has no bias
-  float* out;               // dst pixel (oy, ox = 0) of this block
-  std::int64_t out_step;    // c: floats between neighbouring output pixels
-  std::int64_t ow;
-  std::int64_t tiles;       // ceil(ow / T); the last tile computes past ow into zero buffer columns
-  __mmask16 channel_mask;   // lanes < c - 16*block; only stores are masked
-  bool relu;
-  std::int64_t kw, stride_w, dilation_w;  // read by the generic kernel; the fast ones have them as templates
-};
-using RowKernel = void (*)(const RowArgs&) noexcept;
-
-template <int T>
-[[gnu::target("avx512f"), gnu::always_inline]] inline void init_tile(__m512 (&acc)[T], __m512 bias) noexcept {
-#pragma GCC unroll 16
-  for (int t = 0; t < T; ++t) acc[t] = bias;
-}
-
-// act, then one masked store per valid pixel. The per-pixel test runs T times per tile, against
-// T*kh*kw FMAs, and only the last tile of a row has invalid pixels.
-template <int T>
-[[gnu::target("avx512f"), gnu::always_inline]] inline void store_tile(const RowArgs& a, std::int64_t ox0,
-                                                                     __m512 (&acc)[T]) noexcept {
-  if (a.relu) {
-    // The all-ones masked form, because _mm512_max_ps's _mm512_undefined_ps() trips GCC 12's
-    // -Wmaybe-uninitialized; it is the same instruction.
-    const auto all = static_cast<__mmask16>(0xFFFF);
-#pragma GCC unroll 16
-    for (int t = 0; t < T; ++t) acc[t] = _mm512_maskz_max_ps(all, acc[t], _mm512_setzero_ps());
-  }
-  float* out = a.out + ox0 * a.out_step;
-  const std::int64_t valid = std::min<std::int64_t>(T, a.ow - ox0);
-#pragma GCC unroll 16
-  for (int t = 0; t < T; ++t) {
-    if (t < valid) _mm512_mask_storeu_ps(out + t * a.out_step, a.channel_mask, acc[t]);
-  }
-}
-
-// The fast path, for dilation 1 and stride S in {1, 2}. One tap row (fixed ky) of a tile of T output
-// pixels reads the input columns j = 0 .. (T-1)*S + KW - 1; column j feeds output t through tap
-// kx = j - t*S. So each input vector is loaded once and used by every tap that needs it, with the KW
-// weight vectors of the row held in registers:
-//   FMAs per tap row  = T * KW
-//   loads per tap row = (T-1)*S + KW inputs + KW weights
-// kw=7, S=1, T=14: 98 FMAs / 27 loads = 3.6 FMAs per load; S=2: 98 / 40 = 2.5; kw=3, T=16: 48 / 21 =
-// 2.3. Two FMA pipes and two 512-bit load ports per core, so the loop is FMA-bound for kw >= 3 (kw=1 has
-// no reuse to exploit: T FMAs / T+1 loads). Everything below is unrolled at compile time, so `acc` and
-// `wv` stay in registers: T + KW + 1 <= 30 zmm. Checked in GCC 12's output (objdump of the ky loop):
-// kw=7 S=1 T=14: 98 vfmadd231ps, 27 loads, no zmm spills; kw=5 T=14: 70 / 23; kw=13 T=16: 208 / 42.
-// Measured: 394 GFLOP/s at 56x56x96 k7 with 2 threads, 81 % of the 485 GFLOP/s FMA peak.
-template <int KW, int S, int T, int J, int KX>
-[[gnu::target("avx512f"), gnu::always_inline]] inline void fma_tap(__m512 x, const __m512 (&wv)[KW],
-                                                                  __m512 (&acc)[T]) noexcept {
-  constexpr int kOffset = J - KX;  // t*S of the output pixel this tap of column J feeds
-  if constexpr (kOffset >= 0 && kOffset % S == 0 && kOffset / S < T) {
-    acc[kOffset / S] = _mm512_fmadd_ps(x, wv[KX], acc[kOffset / S]);
-  }
-}
-
-// How many taps of a tap row read input column J.
-template <int KW, int S, int T, int J>
-constexpr int column_uses() {
-  int uses = 0;
-  for (int kx = 0; kx < KW; ++kx) {
-    const int offset = J - kx;
-    if (offset >= 0 && offset % S == 0 && offset / S < T) ++uses;
-  }
-  return uses;
-}
-
-template <int KW, int S, int T, int J, int... KX>
-[[gnu::target("avx512f"), gnu::always_inline]] inline void fma_column(const float* in, const __m512 (&wv)[KW],
-                                                                     __m512 (&acc)[T],
-                                                                     std::integer_sequence<int, KX...>) noexcept {
-  __m512 x = _mm512_load_ps(in + J * kLanes);
-  if constexpr (column_uses<KW, S, T, J>() > 1) {
-    // Left alone, GCC 12 folds the load into every FMA that uses x (a memory operand each), which
-    // for kw=3 turns 45 loads into 42 FMAs. The empty asm pins x in a register: one load, many FMAs.
-    asm("" : "+v"(x));
-  }
-  (fma_tap<KW, S, T, J, KX>(x, wv, acc), ...);
-}
-
-template <int KW, int S, int T, int... J>
-[[gnu::target("avx512f"), gnu::always_inline]] inline void fma_tap_row(const float* in, const __m512 (&wv)[KW],
-                                                                      __m512 (&acc)[T],
-                                                                      std::integer_sequence<int, J...>) noexcept {
-  (fma_column<KW, S, T, J>(in, wv, acc, std::make_integer_sequence<int, KW>{}), ...);
-}
-
-template <int KW, int S, int T>
-[[gnu::target("avx512f")]] void row_fast(const RowArgs& a) noexcept {
-  constexpr int kColumns = (T - 1) * S + KW;
-  const __m512 bias = _mm512_load_ps(a.bias);
-  for (std::int64_t tile = 0; tile < a.tiles; ++tile) {
-    const std::int64_t ox0 = tile * T;
-    __m512 acc[T];
-    init_tile<T>(acc, bias);
-    const float* in = a.in + ox0 * S * kLanes;
-    const float* w = a.weights;
-    for (std::int64_t ky = 0; ky < a.ky_count; ++ky, in += a.in_ky_step, w += a.w_ky_step) {
-      __m512 wv[KW];
-#pragma GCC unroll 16
-      for (int kx = 0; kx < KW; ++kx) wv[kx] = _mm512_load_ps(w + kx * a.w_kx_step);
-      fma_tap_row<KW, S, T>(in, wv, acc, std::make_integer_sequence<int, kColumns>{});
-    }
-    store_tile<T>(a, ox0, acc);
-  }
-}
-
-// The generic path: any kw, stride and dilation. Each tap's weight vector is loaded once and multiplied
-// into the T accumulators, the input as the FMA's memory operand: T FMAs per T + 1 loads. Slower than
-// row_fast, and used only where it cannot run (dilation > 1, stride > 2, kw > 13).
-template <int T>
-[[gnu::target("avx512f")]] void row_generic(const RowArgs& a) noexcept {
-  const __m512 bias = _mm512_load_ps(a.bias);
-  const std::int64_t pixel_step = a.stride_w * kLanes;
-  const std::int64_t tap_step = a.dilation_w * kLanes;
-  for (std::int64_t tile = 0; tile < a.tiles; ++tile) {
-    const std::int64_t ox0 = tile * T;
-    __m512 acc[T];
-    init_tile<T>(acc, bias);
-    const float* in_row = a.in + ox0 * pixel_step;
-    const float* w_row = a.weights;
-    for (std::int64_t ky = 0; ky < a.ky_count; ++ky, in_row += a.in_ky_step, w_row += a.w_ky_step) {
-      for (std::int64_t kx = 0; kx < a.kw; ++kx) {
-        const __m512 wv = _mm512_load_ps(w_row + kx * a.w_kx_step);
-        const float* in = in_row + kx * tap_step;
-#pragma GCC unroll 16
-        for (int t = 0; t < T; ++t) acc[t] = _mm512_fmadd_ps(_mm512_load_ps(in + t * pixel_step), wv, acc[t]);
-      }
-    }
-    store_tile<T>(a, ox0, acc);
-  }
-}
-
-template <int S, int T, std::size_t... I>
-constexpr std::array<RowKernel, sizeof...(I)> fast_kernels(std::index_sequence<I...>) {
-  return {&row_fast<static_cast<int>(I) + 1, S, T>...};
-}
-
-template <int S, int T>
-constexpr std::array<RowKernel, kMaxFastKw> kFastKernels =
-    fast_kernels<S, T>(std::make_index_sequence<kMaxFastKw>{});
-
-// A stride-1 row with dilation D splits into D interleaved undilated rows: output columns
-// ox = D*m + r read padded input columns D*(m + kx) + r, i.e. phase r of the input with unit
-// spacing. Storing each phase's columns contiguously in the row buffer (copy_row) lets the
-// register-resident row_fast run a dilated conv at the speed of a dense one; without it the generic
-// path does T FMAs per T + 1 loads (measured 2.3x slower at 7x7 dilation 3).
-std::int64_t phases_of(const Conv2dDesc& d) { return d.stride_w == 1 ? d.dilation_w : 1; }
-
-bool has_fast_kernel(const Conv2dDesc& d) {
-  const bool unit_spacing = d.dilation_w == 1 || phases_of(d) > 1;
-  return unit_spacing && (d.stride_w == 1 || d.stride_w == 2) && d.kw <= kMaxFastKw;
-}
-
-RowKernel pick_kernel(const Conv2dDesc& d, int tile) {
-  if (!has_fast_kernel(d)) {
-    switch (tile) {
-      case 16: return &row_generic<16>;
-      case 14: return &row_generic<14>;
-      case 12: return &row_generic<12>;
-      case 8: return &row_generic<8>;
-      case 7: return &row_generic<7>;
-      default: return &row_generic<4>;
-    }
-  }
-  const auto kw = static_cast<std::size_t>(d.kw - 1);
-  const bool s1 = d.stride_w == 1;
-  switch (tile) {
-    case 16: return s1 ? kFastKernels<1, 16>[kw] : kFastKernels<2, 16>[kw];
-    case 14: return s1 ? kFastKernels<1, 14>[kw] : kFastKernels<2, 14>[kw];
-    case 12: return s1 ? kFastKernels<1, 12>[kw] : kFastKernels<2, 12>[kw];
-    case 8: return s1 ? kFastKernels<1, 8>[kw] : kFastKernels<2, 8>[kw];
-    case 7: return s1 ? kFastKernels<1, 7>[kw] : kFastKernels<2, 7>[kw];
-    default: return s1 ? kFastKernels<1, 4>[kw] : kFastKernels<2, 4>[kw];
-  }
-}
-
-// Instruction count of one output row with tile width T: FMAs (wasted ones past ow included), input and
-// weight loads, stores. The smallest wins; ties go to the wider tile, listed first.
-int pick_tile_width(const Conv2dDesc& d, std::int64_t ow) {
-  int best = kTileWidths[0];
-  std::int64_t best_cost = -1;
-  for (const int t : kTileWidths) {
-    const std::int64_t tiles = ceil_div(ow, t);
-    const std::int64_t per_tap_row = t * d.kw + 2 * d.kw + (t - 1) * d.stride_w;
-    const std::int64_t cost = tiles * (d.kh * per_tap_row + 2 * t);
-    if (best_cost < 0 || cost < best_cost) {
-      best = t;
-      best_cost = cost;
-    }
-  }
-  return best;
-}
-
-// The direct path: k = 3 or 5 (square), stride 1, no dilation, and a pixel stride of at most 96
-// floats or an image at most 7 wide (where create() sends it, and why, is said there). It reads src
-// in place instead of copying rows into the buffer, and computes two output rows per pass.
-struct DirectArgs {
-  const float* in;        // src at (the row of the first tap, column 0, this block)
-  std::int64_t in_row;    // floats between src rows
-  std::int64_t in_px;     // floats between src pixels
-  std::int64_t in_x0;     // -pad_w: the src column of tap kx = 0 of output column 0
-  std::int64_t in_w;      // w: columns outside [0, w) are zero
-  __mmask16 mask;         // lanes < c - 16*block: loaded (the others read as zero) and stored
-  const float* weights;   // [kh][kw][cp] at (the first tap, kx = 0, this block)
-  std::int64_t w_row;     // kw * cp
-  std::int64_t w_px;      // cp
-  std::int64_t ky_count;  // one-row kernel: taps inside the image; 0 leaves act(bias)
-  const float* bias;      // 16 floats
-  float* out;             // dst at (this row, column 0, this block)
-  std::int64_t out_row;   // floats between dst rows
-  std::int64_t out_px;    // floats between dst pixels
-  std::int64_t ow;        // output columns
-  std::int64_t tiles;     // ceil(ow / T)
-  bool relu;
-};
-using DirectKernel = void (*)(const DirectArgs&) noexcept;
-
-// Per column j of a tile whose first src column is x0: the load mask, zero where x0 + j is outside
-// the image. Computed once per tile and read by each input row (one kmov per column, where
-// recomputing it took four instructions).
-template <int N>
-void column_masks(const DirectArgs& a, std::int64_t x0, __mmask16 (&masks)[N]) noexcept {
-  for (int j = 0; j < N; ++j) {
-    masks[j] = x0 + j >= 0 && x0 + j < a.in_w ? a.mask : static_cast<__mmask16>(0);
-  }
-}
-
-// The tile's first column as an address. Integer arithmetic: at a border x0 < 0, and the masked
-// loads never touch the columns outside the image.
-inline const float* column_address(const DirectArgs& a, std::int64_t x0) noexcept {
-  return reinterpret_cast<const float*>(reinterpret_cast<std::uintptr_t>(a.in) +
-                                        static_cast<std::uintptr_t>(x0 * a.in_px * 4));
-}
-
-template <bool kMasked, int J>
-[[gnu::target("avx512f"), gnu::always_inline]] inline __m512 load_column(
-    const float* p, const __mmask16* masks) noexcept {
-  if constexpr (kMasked) {
-    return _mm512_maskz_loadu_ps(masks[J], p);
-  } else {
-    return _mm512_loadu_ps(p);
-  }
-}
-
-// act, then the stores: a tile inside the row without a test per pixel, the last one with it.
-template <int T>
-[[gnu::target("avx512f"), gnu::always_inline]] inline void store_tile_direct(
-    const DirectArgs& a, float* out, std::int64_t px, std::int64_t ox0, __m512 (&acc)[T]) noexcept {
-  if (a.relu) {
-    const auto all = static_cast<__mmask16>(0xFFFF);  // as in store_tile
-#pragma GCC unroll 16
-    for (int t = 0; t < T; ++t) acc[t] = _mm512_maskz_max_ps(all, acc[t], _mm512_setzero_ps());
-  }
-  out += ox0 * px;
-  if (ox0 + T <= a.ow) {
-#pragma GCC unroll 16
-    for (int t = 0; t < T; ++t) _mm512_mask_storeu_ps(out + t * px, a.mask, acc[t]);
-    return;
-  }
-  const std::int64_t valid = a.ow - ox0;
-#pragma GCC unroll 16
-  for (int t = 0; t < T; ++t) {
-    if (t < valid) _mm512_mask_storeu_ps(out + t * px, a.mask, acc[t]);
-  }
-}
-
-// One output row (a row whose taps reach into the vertical padding, or the last of an odd count),
-// as row_fast with S = 1: a.in is the src row of the first tap inside the image.
-template <int K, int T, bool kMasked, int J, int... KX>
-[[gnu::target("avx512f"), gnu::always_inline]] inline void fma_column1(
-    const float* in, std::int64_t px, const __mmask16* masks, const __m512 (&wv)[K],
-    __m512 (&acc)[T], std::integer_sequence<int, KX...>) noexcept {
-  __m512 x = load_column<kMasked, J>(in + J * px, masks);
-  if constexpr (column_uses<K, 1, T, J>() > 1) asm("" : "+v"(x));  // as in fma_column
-  (fma_tap<K, 1, T, J, KX>(x, wv, acc), ...);
-}
-
-template <int K, int T, bool kMasked, int... J>
-[[gnu::target("avx512f"), gnu::always_inline]] inline void fma_row1(
-    const float* in, std::int64_t px, const __mmask16* masks, const __m512 (&wv)[K],
-    __m512 (&acc)[T], std::integer_sequence<int, J...>) noexcept {
-  (fma_column1<K, T, kMasked, J>(in, px, masks, wv, acc, std::make_integer_sequence<int, K>{}),
-   ...);
-}
-
-template <int K, int T, bool kMasked>
-[[gnu::target("avx512f"), gnu::always_inline]] inline void tile1(const DirectArgs& a,
-                                                                 std::int64_t ox0, std::int64_t x0,
-                                                                 __m512 bias) noexcept {
-  constexpr int kColumns = T - 1 + K;
-  __mmask16 masks[kColumns];
-  if constexpr (kMasked) column_masks(a, x0, masks);
-  __m512 acc[T];
-  init_tile<T>(acc, bias);
-  const float* in = column_address(a, x0);
-  const float* w = a.weights;
-  for (std::int64_t ky = 0; ky < a.ky_count; ++ky, in += a.in_row, w += a.w_row) {
-    __m512 wv[K];
-#pragma GCC unroll 16
-    for (int kx = 0; kx < K; ++kx) wv[kx] = _mm512_load_ps(w + kx * a.w_px);
-    fma_row1<K, T, kMasked>(in, a.in_px, masks, wv, acc,
-                            std::make_integer_sequence<int, kColumns>{});
-  }
-  store_tile_direct<T>(a, a.out, a.out_px, ox0, acc);
-}
-
-template <int K, int T>
-[[gnu::target("avx512f")]] void row1_direct(const DirectArgs& a) noexcept {
-  constexpr int kColumns = T - 1 + K;
-  const __m512 bias = _mm512_load_ps(a.bias);
-  const bool full = a.mask == static_cast<__mmask16>(0xFFFF);
-  for (std::int64_t tile = 0; tile < a.tiles; ++tile) {
-    const std::int64_t x0 = a.in_x0 + tile * T;
-    if (full && x0 >= 0 && x0 + kColumns <= a.in_w) {
-      tile1<K, T, false>(a, tile * T, x0, bias);
-    } else {
-      tile1<K, T, true>(a, tile * T, x0, bias);
-    }
-  }
-}
-
-// Two output rows per pass (rows oy and oy + 1, all K taps of both inside the image): input row
-// r = 0 .. K feeds row oy through tap ky = r and row oy + 1 through ky = r - 1, so each input
-// vector loaded feeds both rows. Per tile: K + 1 input rows of T - 1 + K loads for 2*T*K*K FMAs,
-// where two one-row passes load 2K rows (k=3, T=8: 40 loads for 144 FMAs, against 48 for 126 at
-// T=14 in one row). Registers: 2T accumulators, the weights of two tap rows (2K) and the input
-// vector: T = 8 takes 23 zmm at k=3, 27 at k=5.
-template <int K, int T, bool kMasked, int J>
-[[gnu::target("avx512f"), gnu::always_inline]] inline void fma_column2(
-    const float* in, std::int64_t px, const __mmask16* masks, const __m512 (&w0)[K],
-    const __m512 (&w1)[K], __m512 (&acc0)[T], __m512 (&acc1)[T], bool row0, bool row1) noexcept {
-  __m512 x = load_column<kMasked, J>(in + J * px, masks);
-  asm("" : "+v"(x));  // as in fma_column
-#pragma GCC unroll 16
-  for (int kx = 0; kx < K; ++kx) {
-    const int t = J - kx;
-    if (t >= 0 && t < T) {
-      if (row0) acc0[t] = _mm512_fmadd_ps(x, w0[kx], acc0[t]);
-      if (row1) acc1[t] = _mm512_fmadd_ps(x, w1[kx], acc1[t]);
-    }
-  }
-}
-
-template <int K, int T, bool kMasked, int R, int... J>
-[[gnu::target("avx512f"), gnu::always_inline]] inline void input_row2(
-    const DirectArgs& a, const float* in, std::int64_t px, const __mmask16* masks,
-    __m512 (&wv)[K][K], __m512 (&acc0)[T], __m512 (&acc1)[T],
-    std::integer_sequence<int, J...>) noexcept {
-  constexpr int kCur = R < K ? R : K - 1;   // row oy's tap
-  constexpr int kPrev = R > 0 ? R - 1 : 0;  // row oy + 1's tap
-  if constexpr (R < K) {
-#pragma GCC unroll 16
-    for (int kx = 0; kx < K; ++kx) {
-      wv[R][kx] = _mm512_load_ps(a.weights + R * a.w_row + kx * a.w_px);
-    }
-  }
-  constexpr bool kRow0 = (R < K);  // input row R feeds row oy
-  constexpr bool kRow1 = (R > 0);  // and row oy + 1
-  (fma_column2<K, T, kMasked, J>(in + R * a.in_row, px, masks, wv[kCur], wv[kPrev], acc0, acc1,
-                                 kRow0, kRow1),
-   ...);
-}
-
-template <int K, int T, bool kMasked, int kPx, int... R>
-[[gnu::target("avx512f"), gnu::always_inline]] inline void tile2(
-    const DirectArgs& a, std::int64_t ox0, std::int64_t x0, __m512 bias,
-    std::integer_sequence<int, R...>) noexcept {
-  constexpr int kColumns = T - 1 + K;
-  const std::int64_t in_px = kPx > 0 ? kPx : a.in_px;
-  const std::int64_t out_px = kPx > 0 ? kPx : a.out_px;
-  __mmask16 masks[kColumns];
-  if constexpr (kMasked) column_masks(a, x0, masks);
-  __m512 acc0[T], acc1[T];
-  init_tile<T>(acc0, bias);
-  init_tile<T>(acc1, bias);
-  const float* in = column_address(a, x0);
-  __m512 wv[K][K];
-  (input_row2<K, T, kMasked, R>(a, in, in_px, masks, wv, acc0, acc1,
-                                std::make_integer_sequence<int, kColumns>{}),
-   ...);
-  store_tile_direct<T>(a, a.out, out_px, ox0, acc0);
-  store_tile_direct<T>(a, a.out + a.out_row, out_px, ox0, acc1);
-}
-
-// a.in: src row oy - pad_h; a.weights: tap (0, 0); a.out: dst row oy. kPx > 0: src and dst pixel
-// strides are kPx, so that every load and store addresses [row + immediate]; with the stride in a
-// register GCC 12 spends an add per column and spills (objdump of k=3 T=8: 8 GPRs to xmm and a zmm
-// to the stack), measured 4-7 % slower at 56x56x96 k3 and k5.
-template <int K, int T, int kPx>
-[[gnu::target("avx512f")]] void rows2_direct(const DirectArgs& a) noexcept {
-  constexpr int kColumns = T - 1 + K;
-  constexpr auto rows = std::make_integer_sequence<int, K + 1>{};
-  const __m512 bias = _mm512_load_ps(a.bias);
-  const bool full = a.mask == static_cast<__mmask16>(0xFFFF);
-  for (std::int64_t tile = 0; tile < a.tiles; ++tile) {
-    const std::int64_t x0 = a.in_x0 + tile * T;
-    if (full && x0 >= 0 && x0 + kColumns <= a.in_w) {
-      tile2<K, T, false, kPx>(a, tile * T, x0, bias, rows);
-    } else {
-      tile2<K, T, true, kPx>(a, tile * T, x0, bias, rows);
-    }
-  }
-}
 
 // Everything create() prepares and run() reads: the reordered weights, the tiling, the buffers.
 struct Prepared {
@@ -465,12 +49,6 @@ struct Prepared {
   std::int64_t phase_cols = 0;  // buffer columns per phase; buffer_cols = phases * phase_cols
   std::int64_t buffer_rows = 0, buffer_cols = 0;  // per thread: [rows][cols][16] floats
   Tensor buffers;            // [threads][rows][cols][16]; columns outside the image stay zero
-};
-
-// The direct path's kernels, where create() chooses it (then `tile` and the tasks of Prepared are
-// its own, and there are no buffers): rows in pairs through kernel2, the others through kernel1.
-struct DirectKernels {
-  DirectKernel kernel1 = nullptr, kernel2 = nullptr;
 };
 
 // Copies input row `iy` of one channel block into the buffer row `dst`: padded column p = pad_w + x
@@ -649,23 +227,10 @@ int DwconvNhwcAvx512::rows_per_task() const { return static_cast<int>(state_->ro
 
 DwconvNhwcAvx512 DwconvNhwcAvx512::create_direct(std::unique_ptr<State> s) {
   const Conv2dDesc& d = s->desc;
-  auto k = std::make_unique<Direct>();
-  // T = 8 or 7, whichever wastes fewer columns: 2T accumulators and two tap rows of weights fit the
-  // 32 zmm registers up to T = 8 at k = 5.
-  s->tile = ceil_div(s->ow, 8) * 8 <= ceil_div(s->ow, 7) * 7 ? 8 : 7;
+  s->tile = dwconv_detail::pick_direct_tile_width(s->ow);
   s->tiles = ceil_div(s->ow, s->tile);
-  // The pixel stride as an immediate for 96 floats (the stage-1 width of ConvNeXt-T and Swin-T at
-  // 56x56); any other stride is read from a register.
-  const bool px96 = s->src_pixel == 96 && s->dst_pixel == 96 && s->tile == 8;
-  if (d.kw == 3) {
-    k->kernel1 = s->tile == 8 ? &row1_direct<3, 8> : &row1_direct<3, 7>;
-    k->kernel2 = s->tile == 8 ? (px96 ? &rows2_direct<3, 8, 96> : &rows2_direct<3, 8, 0>)
-                              : &rows2_direct<3, 7, 0>;
-  } else {
-    k->kernel1 = s->tile == 8 ? &row1_direct<5, 8> : &row1_direct<5, 7>;
-    k->kernel2 = s->tile == 8 ? (px96 ? &rows2_direct<5, 8, 96> : &rows2_direct<5, 8, 0>)
-                              : &rows2_direct<5, 7, 0>;
-  }
+  auto k = std::make_unique<Direct>(Direct{
+      dwconv_detail::pick_direct_kernels(d, s->tile, {.src = s->src_pixel, .dst = s->dst_pixel})});
   // As the buffer path's tasks, without the buffer's cap.
   std::int64_t rows = s->oh;
   while (rows > 1 && d.n * ceil_div(s->oh, rows) * s->blocks < kMinTasksPerThread * s->threads) {
@@ -720,13 +285,13 @@ DwconvNhwcAvx512 DwconvNhwcAvx512::create(const Engine& engine, const Conv2dDesc
     return create_direct(std::move(s));
   }
   // With phases, each phase is an undilated conv over ceil(ow / phases) output columns.
-  s->phases = phases_of(d);
+  s->phases = dwconv_detail::phases_of(d);
   Conv2dDesc row_desc = d;
   if (s->phases > 1) row_desc.dilation_w = 1;
   const std::int64_t phase_ow = ceil_div(s->ow, s->phases);
-  s->tile = pick_tile_width(row_desc, phase_ow);
+  s->tile = dwconv_detail::pick_tile_width(row_desc, phase_ow);
   s->tiles = ceil_div(phase_ow, s->tile);
-  s->kernel = pick_kernel(row_desc, s->tile);
+  s->kernel = dwconv_detail::pick_kernel(row_desc, s->tile);
   // Columns per phase: the phase's share of the padded row, and whatever the last (partly invalid)
   // tile reads past it.
   s->phase_cols =
