@@ -22,10 +22,6 @@ std::string repro(std::string_view hash, const LatencyOptions& o, int threads,
                      o.batch, o.resolution, threads, o.seed, extra);
 }
 
-bool has_flag(std::string_view flags, std::string_view flag) {
-  return fmt::format(",{},", flags).find(fmt::format(",{},", flag)) != std::string::npos;
-}
-
 ArchBenchOptions bench_options(const LatencyOptions& o) {
   return {.batch = o.batch, .resolution = o.resolution, .seed = o.seed};
 }

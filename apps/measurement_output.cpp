@@ -31,6 +31,10 @@ MeasurementRow op_measurement_row(const Workload& workload, const Measurement& m
   return row;
 }
 
+bool has_flag(std::string_view flags, std::string_view flag) {
+  return fmt::format(",{},", flags).find(fmt::format(",{},", flag)) != std::string::npos;
+}
+
 void warn_if_contended(std::string_view tag, std::string_view what, const Measurement& m) {
   if (!m.contended) return;
   log::warn(

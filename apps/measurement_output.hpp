@@ -23,6 +23,9 @@ void set_statistics(MeasurementRow& row, const Measurement& m);
 // samples, repeats, converged, high_cv, contention (null when unknown), contended.
 nlohmann::json statistics_json(const Measurement& m);
 
+// Whether a stored flags string ("high_cv,contended") holds `flag` as a whole word.
+bool has_flag(std::string_view flags, std::string_view flag);
+
 // One warning line (log::warn under `tag`) when m is flagged contended: what was timed, the share
 // of the time other processes had the CPUs, and that the stored row carries the flag.
 void warn_if_contended(std::string_view tag, std::string_view what, const Measurement& m);

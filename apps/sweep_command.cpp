@@ -104,7 +104,7 @@ void print_summary(const Store& store, std::int64_t run_id, const std::vector<Sw
     const MeasurementRow& row = *it->second;
     fmt::print("{:<{}}  {:>11.4f}  {:>9.1f}  {}\n", p.key, width, row.median_ms,
                achieved_gflops(row.flops, Milliseconds(row.median_ms)), row.flags);
-    if (fmt::format(",{},", row.flags).find(",contended,") != std::string::npos) ++contended;
+    if (has_flag(row.flags, "contended")) ++contended;
   }
   if (contended > 0) {
     log::warn("sweep",
