@@ -20,6 +20,20 @@ std::string stored_objective(const std::string& name) {
   return name;
 }
 
+// The search's origin ("init", "mutation:<hash>", "crossover:<hash>,<hash>") as the stored
+// parents ("", "<hash>", "<hash>,<hash>"), and back.
+std::string parents_of(std::string_view origin) {
+  const std::size_t colon = origin.find(':');
+  return colon == std::string_view::npos ? std::string() : std::string(origin.substr(colon + 1));
+}
+
+std::string origin_of(const CandidateRow& row) {
+  if (row.origin == "initial") return "init";
+  if (row.parents.empty()) return "offspring";  // stored before schema version 6
+  return fmt::format("{}:{}", row.parents.find(',') == std::string::npos ? "mutation" : "crossover",
+                     row.parents);
+}
+
 CandidateRow candidate_row(std::int64_t run_id, int generation, std::size_t idx,
                            const Candidate& c) {
   return {.run_id = run_id,
@@ -37,7 +51,8 @@ CandidateRow candidate_row(std::int64_t run_id, int generation, std::size_t idx,
           .violation = c.violation,
           .rank = c.rank,
           .crowding = c.crowding,
-          .in_population = c.in_population};
+          .in_population = c.in_population,
+          .parents = generation == 0 ? std::string() : parents_of(c.origin)};
 }
 
 Candidate from_row(const CandidateRow& row, Arch arch) {
@@ -54,7 +69,7 @@ Candidate from_row(const CandidateRow& row, Arch arch) {
   c.violation = row.violation;
   c.rank = static_cast<int>(row.rank);
   c.crowding = row.crowding;
-  c.origin = row.origin == "initial" ? "init" : "offspring";
+  c.origin = origin_of(row);
   c.in_population = row.in_population;
   return c;
 }

@@ -129,10 +129,10 @@ RETURNING generation)sql";
 constexpr std::string_view kMergeCandidates = R"sql(
 INSERT INTO main.search_candidates (run_id, generation, idx, arch_hash, origin, latency_ms,
                                     latency_source, predicted_ms, quality, quality_source, params,
-                                    flops, violation, rank, crowding, in_population)
+                                    flops, violation, rank, crowding, in_population, parents)
 SELECT mr.id, c.generation, c.idx, c.arch_hash, c.origin, c.latency_ms, c.latency_source,
        c.predicted_ms, c.quality, c.quality_source, c.params, c.flops, c.violation, c.rank,
-       c.crowding, c.in_population
+       c.crowding, c.in_population, c.parents
 FROM merge_src.search_candidates c
 JOIN merge_src.runs sr ON sr.id = c.run_id JOIN main.runs mr ON mr.uid = sr.uid
 WHERE NOT EXISTS (SELECT 1 FROM main.search_candidates y

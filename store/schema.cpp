@@ -271,9 +271,18 @@ CREATE TABLE predictor_points (
 ) STRICT)sql",
 };
 
+// Version 6: each search candidate's parents (its lineage), so a search can be traced back: which
+// parents a front member came from, whether crossover or mutation produced the survivors. Empty
+// for the initial population; one arch hash for a mutation, two (comma-separated) for a crossover
+// (then mutated). Rows of older files read as empty.
+constexpr std::string_view kVersion6[] = {
+    R"sql(
+ALTER TABLE search_candidates ADD COLUMN parents TEXT NOT NULL DEFAULT '')sql",
+};
+
 constexpr std::array kMigrations = {
     Migration{kVersion1}, Migration{kVersion2}, Migration{kVersion3},
-    Migration{kVersion4}, Migration{kVersion5},
+    Migration{kVersion4}, Migration{kVersion5}, Migration{kVersion6},
 };
 
 }  // namespace

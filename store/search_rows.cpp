@@ -2,6 +2,7 @@
 // quality cache. Store's members for them live here; the JSON array columns are encoded here too.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -48,15 +49,15 @@ constexpr std::string_view kGenerationColumns =
 constexpr std::string_view kInsertCandidate = R"sql(
 INSERT INTO search_candidates (run_id, generation, idx, arch_hash, origin, latency_ms, latency_source,
                                predicted_ms, quality, quality_source, params, flops, violation, rank,
-                               crowding, in_population)
-SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16
+                               crowding, in_population, parents)
+SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17
 WHERE EXISTS (SELECT 1 FROM archs WHERE hash = ?4)
 RETURNING idx)sql";
 
 constexpr std::string_view kCandidateColumns =
     "run_id, generation, idx, arch_hash, origin, latency_ms, latency_source, predicted_ms, "
     "quality, "
-    "quality_source, params, flops, violation, rank, crowding, in_population";
+    "quality_source, params, flops, violation, rank, crowding, in_population, parents";
 
 constexpr std::string_view kInsertFront = R"sql(
 INSERT INTO search_front (run_id, idx, arch_hash, latency_ms, latency_source, predicted_ms, quality,
@@ -137,7 +138,8 @@ CandidateRow read_candidate(const Statement& s) {
           .violation = s.column_double(12),
           .rank = s.column_int64(13),
           .crowding = s.column_double(14),
-          .in_population = s.column_int64(15) != 0};
+          .in_population = s.column_int64(15) != 0,
+          .parents = s.column_text(16)};
 }
 
 FrontRow read_front(const Statement& s) {
@@ -240,6 +242,18 @@ void check(const CandidateRow& r) {
   if (r.idx < 0) fail("idx", r.idx, "must be >= 0");
   if (r.origin != "initial" && r.origin != "offspring") {
     fail("origin", fmt::format("'{}'", r.origin), "must be 'initial' or 'offspring'");
+  }
+  const auto parents =
+      std::count(r.parents.begin(), r.parents.end(), ',') + (r.parents.empty() ? 0 : 1);
+  const bool empty_part =
+      !r.parents.empty() && (r.parents.front() == ',' || r.parents.back() == ',' ||
+                             r.parents.find(",,") != std::string::npos);
+  if (r.origin == "initial" && !r.parents.empty()) {
+    fail("parents", fmt::format("'{}'", r.parents), "must be empty for origin 'initial'");
+  }
+  if (empty_part || parents > 2) {
+    fail("parents", fmt::format("'{}'", r.parents),
+         "must be empty, one arch hash or two comma-separated ones");
   }
   check_objectives(fail, r.arch_hash, r.latency_ms, r.latency_source, r.predicted_ms, r.quality,
                    r.quality_source, r.params, r.flops);
@@ -364,7 +378,8 @@ void Store::add_generation(const GenerationRow& g, std::span<const CandidateRow>
         .bind(13, c.violation)
         .bind(14, c.rank)
         .bind(15, c.crowding)
-        .bind(16, c.in_population);
+        .bind(16, c.in_population)
+        .bind(17, c.parents);
     if (!returning_id(ins)) {
       throw InvalidArgument(
           fmt::format("store: candidate arch_hash={}: no such arch; upsert_arch it first [run {} "

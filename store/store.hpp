@@ -173,6 +173,9 @@ struct CandidateRow {
   std::int64_t rank = 0;       // non-dominated front, 0 = best
   double crowding = 0.0;       // +inf at a front's boundary
   bool in_population = false;  // survived this generation's selection
+  // The parents' arch hashes, comma-separated: none for "initial", one (mutation) or two
+  // (crossover, then mutation) for "offspring" (empty in rows stored before schema version 6).
+  std::string parents;
 };
 
 // One architecture of a search's final Pareto front.

@@ -101,8 +101,13 @@ TEST_F(SearchStoreTest, AResumePointIsWhatTheObserverStored) {
   EXPECT_FALSE(load_resume_point(*store_, run_).has_value()) << "no generation yet";
   StoreSearchObserver observer(*store_, run_, {.generations = 3, .population = 3}, 0);
   std::vector<Candidate> first{random_candidate(), random_candidate(), random_candidate()};
+  for (Candidate& c : first) c.origin = "init";
   observer.on_generation(report(0, first, first));
   std::vector<Candidate> offspring{random_candidate(), random_candidate(), random_candidate()};
+  // The lineage comes back as the search wrote it (stored as the parents' hashes).
+  offspring[0].origin = "mutation:" + first[0].hash;
+  offspring[1].origin = "crossover:" + first[1].hash + "," + first[2].hash;
+  offspring[2].origin = "mutation:" + first[2].hash;
   // A member of generation 0 survives with a newer standing; its objectives stay those of its
   // first evaluation.
   Candidate kept = first[1];
@@ -131,6 +136,7 @@ TEST_F(SearchStoreTest, AResumePointIsWhatTheObserverStored) {
     for (const Candidate& c : *generation) {
       ASSERT_TRUE(evaluated.contains(c.hash)) << c.hash;
       expect_same_objectives(*evaluated[c.hash], c);
+      EXPECT_EQ(evaluated[c.hash]->origin, c.origin);
       EXPECT_FALSE(evaluated[c.hash]->arch.name.empty());
     }
   }

@@ -189,6 +189,21 @@ TEST(SearchRows, BadRowsAreRefusedNamingTheField) {
   const std::vector<std::pair<std::function<void(CandidateRow&)>, std::string>> candidate_cases = {
       {[](CandidateRow& c) { c.origin = "mutant"; },
        "origin='mutant' must be 'initial' or 'offspring'"},
+      {[](CandidateRow& c) {
+         c.origin = "initial";
+         c.parents = "0123456789abcdef";
+       },
+       "parents='0123456789abcdef' must be empty for origin 'initial'"},
+      {[](CandidateRow& c) {
+         c.origin = "offspring";
+         c.parents = "a,b,c";
+       },
+       "parents='a,b,c' must be empty, one arch hash or two comma-separated ones"},
+      {[](CandidateRow& c) {
+         c.origin = "offspring";
+         c.parents = "a,";
+       },
+       "parents='a,' must be empty, one arch hash"},
       {[](CandidateRow& c) { c.latency_source = "guess"; },
        "latency_source='guess' must be 'measured' or 'lut'"},
       {[](CandidateRow& c) { c.latency_ms = -1; }, "latency_ms=-1 must be finite and >= 0"},

@@ -40,20 +40,20 @@ bool same_bits(double a, double b) { return std::bit_cast<std::uint64_t>(a) == s
 TEST(Store, CreatesTheLatestSchema) {
   TempDir dir;
   const std::string path = dir.file("new.db");
-  EXPECT_EQ(latest_schema_version(), 5);
-  EXPECT_EQ(Store::open(path).schema_version(), 5);
+  EXPECT_EQ(latest_schema_version(), 6);
+  EXPECT_EQ(Store::open(path).schema_version(), 6);
   Database db = Database::open(path, {.mode = OpenMode::ReadOnly});
-  EXPECT_EQ(db.query_int64("PRAGMA user_version"), 5);
+  EXPECT_EQ(db.query_int64("PRAGMA user_version"), 6);
   EXPECT_EQ(db.query_int64("PRAGMA application_id"), kApplicationId);
   EXPECT_EQ(db.query_text("PRAGMA journal_mode"), "wal");
   // devices, runs, measurements (version 1); archs, layer_times (version 2); search_generations,
   // search_candidates, search_front, quality_scores (version 3); claim_results (version 4);
-  // predictor_points (version 5).
+  // predictor_points (version 5); version 6 only adds search_candidates.parents.
   EXPECT_EQ(db.query_int64(
                 "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND sql LIKE '%STRICT'"),
             11);
   // Opening again changes nothing.
-  EXPECT_EQ(Store::open(path).schema_version(), 5);
+  EXPECT_EQ(Store::open(path).schema_version(), 6);
 }
 
 TEST(Store, MeasurementRoundTripsEveryColumn) {
@@ -291,7 +291,7 @@ TEST(Store, RefusesANewerSchema) {
   Database::open(path).exec(fmt::format("PRAGMA user_version = {}", latest_schema_version() + 2));
   EXPECT_TRUE(
       throws_with<IoError>([&] { Store::open(path); },
-                           fmt::format("database schema version 7 is newer than this hwnas (5); "
+                           fmt::format("database schema version 8 is newer than this hwnas (6); "
                                        "upgrade hwnas [{}]",
                                        path)));
   EXPECT_TRUE(throws_with<IoError>([&] { Store::open(path, {.mode = OpenMode::ReadOnly}); }, "is newer"));
@@ -329,12 +329,12 @@ TEST(Store, ReadOnlyReadsAndRefusesWrites) {
   EXPECT_TRUE(throws_with<IoError>([&] { reader.upsert_device("cpu:y", "{}"); }, "readonly"));
 }
 
-// A fake next version (6), to exercise the migration path the way a real schema change will use it.
-constexpr std::string_view kFakeVersion6[] = {
+// A fake next version (7), to exercise the migration path the way a real schema change will use it.
+constexpr std::string_view kFakeVersion7[] = {
     "CREATE TABLE fake_extra (id INTEGER PRIMARY KEY, note TEXT NOT NULL) STRICT",
     "ALTER TABLE runs ADD COLUMN note TEXT",
 };
-constexpr std::string_view kBrokenVersion6[] = {
+constexpr std::string_view kBrokenVersion7[] = {
     "CREATE TABLE half_done (x INTEGER) STRICT",
     "THIS IS NOT SQL",
 };
@@ -369,30 +369,30 @@ TEST(Store, MigratesForwardOneTransactionPerVersion) {
         run));
     measurement = db.query_int64("SELECT max(id) FROM measurements");
   }
-  std::vector<Migration> with_v6(schema_migrations().begin(), schema_migrations().end());
-  with_v6.push_back(Migration{kFakeVersion6});
-  Store v6 = Store::open(path, {.migrations = with_v6});
-  EXPECT_EQ(v6.schema_version(), 6);
-  EXPECT_EQ(v6.run(run).value().kind, "sweep");    // data kept
-  EXPECT_EQ(v6.run(run).value().uid.size(), 32u);  // version 3 gave the old run a uid
-  const std::vector<MeasurementRow> kept = v6.measurements_for_run(run);
+  std::vector<Migration> with_v7(schema_migrations().begin(), schema_migrations().end());
+  with_v7.push_back(Migration{kFakeVersion7});
+  Store v7 = Store::open(path, {.migrations = with_v7});
+  EXPECT_EQ(v7.schema_version(), 7);
+  EXPECT_EQ(v7.run(run).value().kind, "sweep");    // data kept
+  EXPECT_EQ(v7.run(run).value().uid.size(), 32u);  // version 3 gave the old run a uid
+  const std::vector<MeasurementRow> kept = v7.measurements_for_run(run);
   ASSERT_EQ(kept.size(), 1u);
   EXPECT_EQ(kept[0].id, measurement);
   EXPECT_EQ(kept[0].arch_hash, "");  // version 2's new column is NULL for an old row
   EXPECT_EQ(kept[0].samples_ms, std::vector<double>{1.0});
-  v6.add_measurement(random_measurement(run, "linear:m=2", rng));  // and the file takes new rows
-  EXPECT_EQ(v6.measurements_for_run(run).size(), 2u);
+  v7.add_measurement(random_measurement(run, "linear:m=2", rng));  // and the file takes new rows
+  EXPECT_EQ(v7.measurements_for_run(run).size(), 2u);
   {
     Database db = Database::open(path, {.mode = OpenMode::ReadOnly});
-    EXPECT_EQ(db.query_int64("PRAGMA user_version"), 6);
+    EXPECT_EQ(db.query_int64("PRAGMA user_version"), 7);
     EXPECT_EQ(db.query_int64("SELECT count(*) FROM pragma_table_info('runs') WHERE name = 'note'"), 1);
     EXPECT_EQ(db.query_int64("SELECT count(*) FROM archs"), 0);
   }
   EXPECT_TRUE(throws_with<IoError>([&] { Store::open(path); },
-                                   "database schema version 6 is newer than this hwnas (5)"));
+                                   "database schema version 7 is newer than this hwnas (6)"));
   // A fresh file goes through every version.
   const std::string fresh = dir.file("fresh.db");
-  EXPECT_EQ(Store::open(fresh, {.migrations = with_v6}).schema_version(), 6);
+  EXPECT_EQ(Store::open(fresh, {.migrations = with_v7}).schema_version(), 7);
   EXPECT_EQ(Database::open(fresh).query_int64("SELECT count(*) FROM fake_extra"), 0);
 }
 
@@ -401,13 +401,13 @@ TEST(Store, FailedMigrationLeavesThePreviousVersion) {
   const std::string path = dir.file("broken.db");
   Store::open(path);
   std::vector<Migration> broken(schema_migrations().begin(), schema_migrations().end());
-  broken.push_back(Migration{kBrokenVersion6});
+  broken.push_back(Migration{kBrokenVersion7});
   EXPECT_TRUE(throws_with<IoError>([&] { Store::open(path, {.migrations = broken}); },
                                    "in \"THIS IS NOT SQL\""));
   Database db = Database::open(path);
-  EXPECT_EQ(db.query_int64("PRAGMA user_version"), 5);
+  EXPECT_EQ(db.query_int64("PRAGMA user_version"), 6);
   EXPECT_EQ(db.query_int64("SELECT count(*) FROM sqlite_schema WHERE name = 'half_done'"), 0);
-  EXPECT_EQ(Store::open(path).schema_version(), 5);
+  EXPECT_EQ(Store::open(path).schema_version(), 6);
 }
 
 TEST(Store, RunsOfDeadProcessesBecomeUnfinished) {

@@ -119,11 +119,15 @@ inline CandidateRow random_candidate(std::int64_t run_id, std::int64_t generatio
                                      std::string arch_hash, std::mt19937_64& rng) {
   std::uniform_real_distribution<double> u(0.01, 1.0);
   std::uniform_int_distribution<std::int64_t> rank(0, 5);
+  const bool initial = u(rng) < 0.5;
+  const std::string parents = initial        ? ""
+                              : u(rng) < 0.5 ? "0123456789abcdef"
+                                             : "0123456789abcdef,fedcba9876543210";
   return {.run_id = run_id,
           .generation = generation,
           .idx = idx,
           .arch_hash = std::move(arch_hash),
-          .origin = u(rng) < 0.5 ? "initial" : "offspring",
+          .origin = initial ? "initial" : "offspring",
           .latency_ms = u(rng) * 30,
           .latency_source = "lut",
           .predicted_ms = u(rng) * 30,
@@ -134,7 +138,8 @@ inline CandidateRow random_candidate(std::int64_t run_id, std::int64_t generatio
           .violation = u(rng) < 0.5 ? 0.0 : u(rng) * 4,
           .rank = rank(rng),
           .crowding = u(rng) * 3,
-          .in_population = u(rng) < 0.5};
+          .in_population = u(rng) < 0.5,
+          .parents = parents};
 }
 
 inline FrontRow random_front_row(std::int64_t run_id, std::int64_t idx, std::string arch_hash,
