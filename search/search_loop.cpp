@@ -189,9 +189,12 @@ std::vector<Candidate> Search::breed(int generation, const std::vector<Candidate
       const std::size_t a = binary_tournament(ranking, rng);
       const std::size_t b = binary_tournament(ranking, rng);
       Genome child = genomes[a];
+      // Two tournaments can pick the same parent; crossing it with itself gives it back, so its
+      // lineage is a mutation (the draws stay the same, so the search does too).
       if (uniform_unit(rng) < config_.crossover_p) {
         child = crossover(space_, genomes[a], genomes[b], rng);
-        origin = fmt::format("crossover:{},{}", population[a].hash, population[b].hash);
+        origin = a == b ? fmt::format("mutation:{}", population[a].hash)
+                        : fmt::format("crossover:{},{}", population[a].hash, population[b].hash);
       } else {
         origin = fmt::format("mutation:{}", population[a].hash);
       }

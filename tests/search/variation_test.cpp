@@ -54,6 +54,17 @@ TEST(Variation, ThousandsOfChildrenAreSubnetsOfTheDefaultSpace) {
   std::cout << "variation: " << kChildren + 500 << " children checked in " << seconds << " s\n";
 }
 
+// The search records a crossover of a parent with itself as a mutation of it (search_loop.cpp):
+// that is only true if such a crossover gives the parent back.
+TEST(Variation, CrossoverOfAGenomeWithItselfIsThatGenome) {
+  const SearchSpace& space = default_space();
+  std::mt19937_64 rng(testing::fresh_seed("variation self crossover"));
+  for (int i = 0; i < 200; ++i) {
+    const Genome g = sample_genome(space, rng);
+    EXPECT_EQ(to_string(crossover(space, g, g, rng)), to_string(g));
+  }
+}
+
 TEST(Variation, TinySpaceChildrenRunAtEveryResolution) {
   const SearchSpace& space = tiny_space();
   std::mt19937_64 rng(testing::fresh_seed("tiny variation"));
