@@ -65,18 +65,13 @@ namespace store_detail {
 PredictorStatements::PredictorStatements(const sqlite::Database& db)
     : insert_point(db.prepare(kInsert)),
       select_points(db.prepare(fmt::format(
-          "SELECT {} FROM predictor_points WHERE run_id = ?1 ORDER BY rowid", kColumns))),
-      select_arch_exists(db.prepare("SELECT 1 FROM archs WHERE hash = ?1")) {}
+          "SELECT {} FROM predictor_points WHERE run_id = ?1 ORDER BY rowid", kColumns))) {}
 
 }  // namespace store_detail
 
 void Store::add_predictor_points(std::span<const PredictorPointRow> rows) {
   for (const PredictorPointRow& r : rows) check(r);  // every check before taking the write lock
   State& s = *state_;
-  const auto exists = [](Statement& q) {
-    sqlite::ScopedReset reset(q);
-    return q.step();
-  };
   Transaction tx(s.db);
   for (const PredictorPointRow& r : rows) {
     Statement& q = s.predictor.insert_point;
@@ -94,7 +89,7 @@ void Store::add_predictor_points(std::span<const PredictorPointRow> rows) {
         store_detail::first_row(s.select_run.bind(1, r.run_id), store_detail::read_run);
     const std::string why =
         !run || run->status != RunStatus::Running ? s.why_run_not_running(r.run_id)
-        : !exists(s.predictor.select_arch_exists.bind(1, r.arch_hash))
+        : !store_detail::find_arch(s.arch, r.arch_hash)
             ? fmt::format("arch {} is not stored (upsert_arch first)", r.arch_hash)
             : fmt::format("it is already stored in run {}", r.run_id);
     throw InvalidArgument(

@@ -45,7 +45,7 @@ struct ClaimStatements {
 // predictor_points (predictor_rows.cpp).
 struct PredictorStatements {
   explicit PredictorStatements(const sqlite::Database& db);
-  sqlite::Statement insert_point, select_points, select_arch_exists;
+  sqlite::Statement insert_point, select_points;
 };
 
 }  // namespace hwnas::store_detail
