@@ -53,13 +53,7 @@ LatencyEstimate MeasuredLatency::measure(const Arch& arch) {
                                                repro(p.hash, options_, threads)));
   ++timed_;
   last_contended_ = timing.measurement.contended;
-  if (timing.measurement.contended) {
-    log::warn(
-        "latency",
-        "{}: other processes had the CPUs {:.0f} % of the time it was timed; its {:.3f} ms is "
-        "stored flagged 'contended', and a later run times it again",
-        p.hash, 100 * timing.measurement.contention, timing.measurement.stats.median.count());
-  }
+  warn_if_contended("latency", p.hash, timing.measurement);
   return {.ms = timing.measurement.stats.median.count(), .source = "measured"};
 }
 

@@ -40,8 +40,8 @@ void warn_if_contended(std::string_view tag, std::string_view what, const Measur
   log::warn(
       tag,
       "{}: other processes had the CPUs {:.0f} % of the time it was timed (after {} "
-      "re-measure(s)); its {:.4f} ms is stored flagged 'contended' - time it again on a quiet "
-      "machine",
+      "re-measure(s)); its {:.4f} ms is stored flagged 'contended', which the search's and the "
+      "lookup table's caches time again rather than trust",
       what, 100 * m.contention, m.remeasures, m.stats.median.count());
 }
 
