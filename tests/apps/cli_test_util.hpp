@@ -11,6 +11,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <string_view>
 
 namespace hwnas::testing {
 
@@ -38,6 +39,23 @@ inline CliResult run_hwnas_in(const std::string& args, const std::filesystem::pa
   r.err = slurp(err);
   return r;
 }
+
+// A search space for CLI tests (search, lut): 2 x 2 x 2 x 3-ish mixers per block in stage 0, two in
+// stage 1: 1728 subnets, each runs in well under a millisecond at 32x32.
+inline constexpr std::string_view kTinySpace = R"({
+  "name": "tiny", "resolutions": [32],
+  "stems": [{"convs": [{"kernel": 4, "stride": 4}], "norm": {"norm": "ln"}}],
+  "frame": "metaformer", "norm": {"norm": "ln"}, "mlp": {"mlp": "mlp", "act": "gelu_erf"},
+  "layer_scale": true,
+  "stages": [
+    {"depths": [1, 2], "widths": [16, 32], "mlp_ratios": [2, 4],
+     "mixers": [{"mixer": "dwconv", "k": [3, 5]}, {"mixer": "pool_mixer"},
+                {"mixer": "window_attention", "window": [4], "head_dim": [16]}]},
+    {"depths": [1, 2], "widths": [32, 48], "mlp_ratios": [2],
+     "downsample": {"downsample": "conv", "kernel": 2, "stride": 2, "norm": {"norm": "ln"},
+                    "norm_place": "post"},
+     "mixers": [{"mixer": "dwconv", "k": [3]}, {"mixer": "mhsa", "head_dim": [16]}]}],
+  "head": {"norm": {"norm": "ln"}, "norm_place": "before_pool", "num_classes": 10}})";
 
 // A fresh directory named after the test, removed with everything in it.
 class ScratchDir {

@@ -1,80 +1,36 @@
 // `hwnas lut` as a user runs it: the real binary in a child process, a tiny space at res 32.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "store/store.hpp"
+#include "tests/apps/cli_test_util.hpp"
 
 namespace hwnas {
 namespace {
 
 namespace fs = std::filesystem;
-
-// Two small stages: 2 x 2 x 2 x (2 + 1 + 1) x ... subnets, every one runs in well under a ms.
-constexpr std::string_view kTinySpace = R"({
-  "name": "tiny", "resolutions": [32],
-  "stems": [{"convs": [{"kernel": 4, "stride": 4}], "norm": {"norm": "ln"}}],
-  "frame": "metaformer", "norm": {"norm": "ln"}, "mlp": {"mlp": "mlp", "act": "gelu_erf"},
-  "layer_scale": true,
-  "stages": [
-    {"depths": [1, 2], "widths": [16, 32], "mlp_ratios": [2, 4],
-     "mixers": [{"mixer": "dwconv", "k": [3, 5]}, {"mixer": "pool_mixer"},
-                {"mixer": "window_attention", "window": [4], "head_dim": [16]}]},
-    {"depths": [1, 2], "widths": [32, 48], "mlp_ratios": [2],
-     "downsample": {"downsample": "conv", "kernel": 2, "stride": 2, "norm": {"norm": "ln"},
-                    "norm_place": "post"},
-     "mixers": [{"mixer": "dwconv", "k": [3]}, {"mixer": "mhsa", "head_dim": [16]}]}],
-  "head": {"norm": {"norm": "ln"}, "norm_place": "before_pool", "num_classes": 10}})";
-
-struct Result {
-  int exit_code = -1;
-  std::string out, err;
-};
+using testing::CliResult;
+using testing::kTinySpace;
+using testing::run_hwnas_in;
+using testing::ScratchDir;
 
 class LutCliTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("hwnas_lut_cli_test_" + std::to_string(getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-    db_ = (dir_ / "t.db").string();
-    space_ = (dir_ / "tiny_space.json").string();
-    std::ofstream(space_) << kTinySpace;
-  }
-  void TearDown() override { fs::remove_all(dir_); }
+  void SetUp() override { std::ofstream(space_) << kTinySpace; }
 
-  // Runs `hwnas args` with stdout and stderr captured to files (the arguments are test constants).
-  Result hwnas(const std::string& args) {
-    const fs::path out = dir_ / "stdout.txt", err = dir_ / "stderr.txt";
-    const std::string command =
-        std::string(HWNAS_BINARY) + " " + args + " >" + out.string() + " 2>" + err.string();
-    const int status = std::system(command.c_str());
-    const auto slurp = [](const fs::path& p) {
-      std::ifstream in(p);
-      std::stringstream text;
-      text << in.rdbuf();
-      return text.str();
-    };
-    return {.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1,
-            .out = slurp(out),
-            .err = slurp(err)};
-  }
+  CliResult hwnas(const std::string& args) { return run_hwnas_in(args, dir_.path()); }
 
-  fs::path dir_;
-  std::string db_, space_;
+  ScratchDir dir_;
+  std::string db_ = (dir_.path() / "t.db").string();
+  std::string space_ = (dir_.path() / "tiny_space.json").string();
 };
 
 TEST_F(LutCliTest, JsonReportsTheHeldOutErrorAndTheStoreHasOneLutRun) {
@@ -82,7 +38,7 @@ TEST_F(LutCliTest, JsonReportsTheHeldOutErrorAndTheStoreHasOneLutRun) {
                            " --samples 3 --calibrate 2 --res 32 --policy quick --threads 1 "
                            "--seed 4 --json --log-level warn --db " +
                            db_;
-  const Result r = hwnas(args);
+  const CliResult r = hwnas(args);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out);
   for (const char* key :
@@ -165,7 +121,7 @@ TEST_F(LutCliTest, JsonReportsTheHeldOutErrorAndTheStoreHasOneLutRun) {
       return m.kind == kind && ("," + m.flags + ",").find(",contended,") != std::string::npos;
     });
   };
-  const Result again = hwnas(args);
+  const CliResult again = hwnas(args);
   ASSERT_EQ(again.exit_code, 0) << again.err;
   const auto k = nlohmann::json::parse(again.out);
   EXPECT_EQ(k["archs_timed"], contended(MeasurementKind::Arch));
@@ -175,17 +131,17 @@ TEST_F(LutCliTest, JsonReportsTheHeldOutErrorAndTheStoreHasOneLutRun) {
   }
 
   // The human form.
-  const Result human = hwnas("lut --space " + space_ +
-                             " --samples 2 --calibrate 1 --res 32 --policy quick --threads 1 "
-                             "--log-level warn --db " +
-                             db_);
+  const CliResult human = hwnas("lut --space " + space_ +
+                                " --samples 2 --calibrate 1 --res 32 --policy quick --threads 1 "
+                                "--log-level warn --db " +
+                                db_);
   ASSERT_EQ(human.exit_code, 0) << human.err;
   EXPECT_NE(human.out.find("calibrated    MAPE"), std::string::npos) << human.out;
   EXPECT_NE(human.out.find("layer sum     MAPE"), std::string::npos) << human.out;
 }
 
 TEST_F(LutCliTest, BadInputIsOneLineExitTwoAndWritesNothing) {
-  const std::string bad_space = (dir_ / "broken.json").string();
+  const std::string bad_space = (dir_.path() / "broken.json").string();
   std::ofstream(bad_space) << "{\"name\": \"x\", \"stages\": [";
   const std::string ok = " --space " + space_ + " --res 32";
   const std::pair<std::string, std::string> cases[] = {
@@ -196,11 +152,11 @@ TEST_F(LutCliTest, BadInputIsOneLineExitTwoAndWritesNothing) {
       {"lut --space " + space_ + " --res 64", "--res 64 is not one of the resolutions"},
       {"lut --space " + bad_space + " --res 32", "broken.json"},
       {"lut --res 32", "--space is required"},
-      {"lut --space " + (dir_ / "absent.json").string(), "absent.json: cannot read"},
+      {"lut --space " + (dir_.path() / "absent.json").string(), "absent.json: cannot read"},
       {"lut" + ok + " --threads 0", "threads=0"},
   };
   for (const auto& [args, message] : cases) {
-    const Result r = hwnas(args + " --db " + db_);
+    const CliResult r = hwnas(args + " --db " + db_);
     EXPECT_EQ(r.exit_code, 2) << args << "\n" << r.err;
     EXPECT_NE(r.err.find(message), std::string::npos) << args << " printed: " << r.err;
     EXPECT_EQ(r.err.find("error: "), 0u) << args << " printed: " << r.err;
@@ -210,7 +166,7 @@ TEST_F(LutCliTest, BadInputIsOneLineExitTwoAndWritesNothing) {
 }
 
 TEST_F(LutCliTest, Help) {
-  const Result r = hwnas("lut --help");
+  const CliResult r = hwnas("lut --help");
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_NE(r.out.find("--calibrate"), std::string::npos) << r.out;
 }

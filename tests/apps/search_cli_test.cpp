@@ -30,25 +30,9 @@ namespace {
 
 namespace fs = std::filesystem;
 using testing::CliResult;
+using testing::kTinySpace;
 using testing::run_hwnas_in;
 using testing::ScratchDir;
-
-// 2 x 2 x 2 x 3-ish mixers per block in stage 0, two in stage 1: 1728 subnets, each runs in well
-// under a millisecond at 32x32.
-constexpr std::string_view kTinySpace = R"({
-  "name": "tiny", "resolutions": [32],
-  "stems": [{"convs": [{"kernel": 4, "stride": 4}], "norm": {"norm": "ln"}}],
-  "frame": "metaformer", "norm": {"norm": "ln"}, "mlp": {"mlp": "mlp", "act": "gelu_erf"},
-  "layer_scale": true,
-  "stages": [
-    {"depths": [1, 2], "widths": [16, 32], "mlp_ratios": [2, 4],
-     "mixers": [{"mixer": "dwconv", "k": [3, 5]}, {"mixer": "pool_mixer"},
-                {"mixer": "window_attention", "window": [4], "head_dim": [16]}]},
-    {"depths": [1, 2], "widths": [32, 48], "mlp_ratios": [2],
-     "downsample": {"downsample": "conv", "kernel": 2, "stride": 2, "norm": {"norm": "ln"},
-                    "norm_place": "post"},
-     "mixers": [{"mixer": "dwconv", "k": [3]}, {"mixer": "mhsa", "head_dim": [16]}]}],
-  "head": {"norm": {"norm": "ln"}, "norm_place": "before_pool", "num_classes": 10}})";
 
 // Latencies differ between two runs (timing noise), so every test that compares two searches
 // ranks by objectives that do not depend on timing: the NASWOT score and the parameter count. The
