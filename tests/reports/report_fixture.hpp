@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include <random>
+#include <regex>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,31 @@ inline std::string small_arch_json(const std::string& mixer, int width, int dept
                   mixer));
   return fmt::format(R"({{"name":"t","in_chans":3,"stages":[{{"width":{},"blocks":[{}]}}]}})",
                      width, fmt::join(blocks, ","));
+}
+
+// The <section id="..."> ... </section> text of one section.
+inline std::string section_html(const std::string& html, const std::string& id) {
+  const std::size_t start = html.find(fmt::format("<section id=\"{}\">", id));
+  if (start == std::string::npos) return {};
+  return html.substr(start, html.find("</section>", start) - start);
+}
+
+struct Circle {
+  double x = 0, y = 0;
+  std::string tooltip;
+};
+
+// The points of one chart series, with their data values and tooltips.
+inline std::vector<Circle> circles(const std::string& svg, const std::string& series) {
+  const std::regex re(fmt::format(
+      R"re(<circle class="pt" data-series="{}" data-x="([^"]+)" data-y="([^"]+)"[^>]*><title>([^<]*)</title>)re",
+      series));
+  std::vector<Circle> out;
+  for (auto it = std::sregex_iterator(svg.begin(), svg.end(), re); it != std::sregex_iterator();
+       ++it) {
+    out.push_back({std::stod((*it)[1]), std::stod((*it)[2]), (*it)[3]});
+  }
+  return out;
 }
 
 struct SampleStore {

@@ -13,34 +13,13 @@
 namespace hwnas::reports {
 namespace {
 
+using hwnas::testing::Circle;
+using hwnas::testing::circles;
+using hwnas::testing::section_html;
 using hwnas::testing::TempDir;
 
 const std::vector<std::string> kSectionIds = {"device",    "search",  "mixers", "layers",
                                               "predictor", "catalog", "claims"};
-
-// The <section id="..."> ... </section> text of one section.
-std::string section_html(const std::string& html, const std::string& id) {
-  const std::size_t start = html.find(fmt::format("<section id=\"{}\">", id));
-  if (start == std::string::npos) return {};
-  return html.substr(start, html.find("</section>", start) - start);
-}
-
-struct Circle {
-  double x = 0, y = 0;
-  std::string tooltip;
-};
-
-std::vector<Circle> circles(const std::string& svg, const std::string& series) {
-  const std::regex re(fmt::format(
-      R"re(<circle class="pt" data-series="{}" data-x="([^"]+)" data-y="([^"]+)"[^>]*><title>([^<]*)</title>)re",
-      series));
-  std::vector<Circle> out;
-  for (auto it = std::sregex_iterator(svg.begin(), svg.end(), re); it != std::sregex_iterator();
-       ++it) {
-    out.push_back({std::stod((*it)[1]), std::stod((*it)[2]), (*it)[3]});
-  }
-  return out;
-}
 
 class ReportTest : public ::testing::Test {
  protected:
