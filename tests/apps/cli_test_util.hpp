@@ -2,6 +2,7 @@
 // stdout and stderr captured, a scratch directory per test.
 #pragma once
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -12,6 +13,7 @@
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace hwnas::testing {
 
@@ -56,6 +58,24 @@ inline constexpr std::string_view kTinySpace = R"({
                     "norm_place": "post"},
      "mixers": [{"mixer": "dwconv", "k": [3]}, {"mixer": "mhsa", "head_dim": [16]}]}],
   "head": {"norm": {"norm": "ln"}, "norm_place": "before_pool", "num_classes": 10}})";
+
+// Starts `hwnas args...` in a child process with stdout and stderr to /dev/null and returns its pid
+// (negative when fork failed); the caller signals and waits for it.
+inline pid_t spawn_hwnas(std::vector<std::string> args) {
+  args.insert(args.begin(), HWNAS_BINARY);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    const int null = ::open("/dev/null", O_WRONLY);
+    dup2(null, STDOUT_FILENO);
+    dup2(null, STDERR_FILENO);
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(HWNAS_BINARY, argv.data());
+    _exit(127);
+  }
+  return pid;
+}
 
 // A fresh directory named after the test, removed with everything in it.
 class ScratchDir {

@@ -1,6 +1,5 @@
 // `hwnas sweep` as a user runs it: the real binary in a child process, a tiny grid, the quick
 // policy.
-#include <fcntl.h>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <gtest/gtest.h>
@@ -23,23 +22,16 @@
 #include "store/merge.hpp"
 #include "store/sqlite.hpp"
 #include "store/store.hpp"
+#include "tests/apps/cli_test_util.hpp"
 
 namespace hwnas {
 namespace {
 
 namespace fs = std::filesystem;
-
-struct Result {
-  int exit_code = -1;
-  std::string out, err;
-};
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
+using testing::CliResult;
+using testing::run_hwnas_in;
+using testing::ScratchDir;
+using testing::spawn_hwnas;
 
 // Small points that each time in a few milliseconds under --policy quick.
 constexpr std::string_view kGrid = R"({"name": "tiny", "shapes": {"s": {"h": 6, "w": 6, "c": 16}},
@@ -51,32 +43,20 @@ constexpr std::size_t kGridPoints = 8;
 class SweepCliTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("hwnas_sweep_test_" + std::to_string(getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
     db_ = (dir_ / "t.db").string();
     grid_ = write("grid.json", kGrid);
   }
-  void TearDown() override { fs::remove_all(dir_); }
 
   std::string write(const std::string& name, std::string_view text) {
     const fs::path path = dir_ / name;
     std::ofstream(path) << text;
     return path.string();
   }
-  // Runs `hwnas args` with stdout and stderr captured (the arguments are test constants).
-  Result hwnas(const std::string& args) {
-    const fs::path out = dir_ / "stdout.txt", err = dir_ / "stderr.txt";
-    const std::string command =
-        std::string(HWNAS_BINARY) + " " + args + " >" + out.string() + " 2>" + err.string();
-    const int status = std::system(command.c_str());
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(out), slurp(err)};
-  }
+  CliResult hwnas(const std::string& args) { return run_hwnas_in(args, dir_); }
   std::vector<std::string> dry_run_keys(const std::string& extra = "",
                                         const std::string& grid = "") {
-    const Result r = hwnas("sweep --grid " + (grid.empty() ? grid_ : grid) + " --dry-run " + extra);
+    const CliResult r =
+        hwnas("sweep --grid " + (grid.empty() ? grid_ : grid) + " --dry-run " + extra);
     EXPECT_EQ(r.exit_code, 0) << r.err;
     std::vector<std::string> keys;
     std::istringstream lines(r.out);
@@ -89,16 +69,9 @@ class SweepCliTest : public ::testing::Test {
   // measurement of its run (`committed`, `run_id`), or after 60 s.
   pid_t spawn_and_wait_for_a_commit(const std::string& grid, std::vector<MeasurementRow>& committed,
                                     std::int64_t& run_id) {
-    const pid_t pid = fork();
+    const pid_t pid =
+        spawn_hwnas({"sweep", "--grid", grid, "--policy", "quick", "--threads", "1", "--db", db_});
     EXPECT_GE(pid, 0);
-    if (pid == 0) {
-      const int null = ::open("/dev/null", O_WRONLY);
-      dup2(null, STDOUT_FILENO);
-      dup2(null, STDERR_FILENO);
-      execl(HWNAS_BINARY, HWNAS_BINARY, "sweep", "--grid", grid.c_str(), "--policy", "quick",
-            "--threads", "1", "--db", db_.c_str(), static_cast<char*>(nullptr));
-      _exit(127);
-    }
     for (int attempt = 0; attempt < 3000 && committed.empty(); ++attempt) {
       usleep(20'000);
       if (!fs::exists(db_)) continue;
@@ -119,7 +92,8 @@ class SweepCliTest : public ::testing::Test {
     return keys;
   }
 
-  fs::path dir_;
+  ScratchDir scratch_;
+  fs::path dir_ = scratch_.path();
   std::string db_, grid_;
 };
 
@@ -129,7 +103,7 @@ std::vector<std::string> sorted(std::vector<std::string> v) {
 }
 
 TEST_F(SweepCliTest, DryRunPrintsThePointsAndOpensNoStore) {
-  const Result r = hwnas("sweep --grid " + grid_ + " --dry-run --db " + db_);
+  const CliResult r = hwnas("sweep --grid " + grid_ + " --dry-run --db " + db_);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("8 points"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("linear:m=12,k=8,n=8,bias=1,act=none\n"), std::string::npos) << r.out;
@@ -139,7 +113,7 @@ TEST_F(SweepCliTest, DryRunPrintsThePointsAndOpensNoStore) {
 }
 
 TEST_F(SweepCliTest, StoresOneRowPerPointAndPrintsTheSummary) {
-  const Result r = hwnas("sweep --grid " + grid_ + " --policy quick --threads 1 --db " + db_);
+  const CliResult r = hwnas("sweep --grid " + grid_ + " --policy quick --threads 1 --db " + db_);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   Store store = Store::open(db_);
   const std::vector<RunRow> runs = store.runs();
@@ -191,7 +165,7 @@ TEST_F(SweepCliTest, KilledSweepResumesAndMeasuresNoPointTwice) {
     EXPECT_EQ(store.run(run_id)->status, RunStatus::Unfinished);
   }
 
-  const Result r =
+  const CliResult r =
       hwnas("sweep --grid " + grid + " --resume " + std::to_string(run_id) + " --db " + db_);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.err.find("measured_before="), std::string::npos) << r.err;
@@ -235,8 +209,8 @@ TEST_F(SweepCliTest, TerminatedSweepMarksItsRunUnfinished) {
 TEST_F(SweepCliTest, ShardsSplitTheGridAndMergeIntoIt) {
   const std::string a = (dir_ / "a.db").string(), b = (dir_ / "b.db").string();
   for (const auto& [shard, db] : {std::pair{"0/2", a}, std::pair{"1/2", b}}) {
-    const Result r = hwnas("sweep --grid " + grid_ + " --shard " + shard +
-                           " --policy quick --threads 1 --db " + db);
+    const CliResult r = hwnas("sweep --grid " + grid_ + " --shard " + shard +
+                              " --policy quick --threads 1 --db " + db);
     ASSERT_EQ(r.exit_code, 0) << r.err;
   }
   Store sa = Store::open(a), sb = Store::open(b);
@@ -251,7 +225,7 @@ TEST_F(SweepCliTest, ShardsSplitTheGridAndMergeIntoIt) {
   EXPECT_FALSE(kb.empty());
 
   const std::string out = (dir_ / "out.db").string();
-  const Result merged = hwnas("merge " + a + " " + b + " -o " + out);
+  const CliResult merged = hwnas("merge " + a + " " + b + " -o " + out);
   if (merged.err.find("unknown command 'merge'") != std::string::npos) {
     // This build predates `hwnas merge` (wt/store): fold the shards with the function it runs.
     Store dst = Store::open(out);
@@ -287,13 +261,13 @@ TEST_F(SweepCliTest, BadInputIsOneLineExitTwoAndNamesTheValue) {
       {"sweep --grid " + grid_ + " --resume 3", "--resume 3: no database at"},
   };
   for (const auto& [args, expected] : cases) {
-    const Result r = hwnas(args + " --db " + db_);
+    const CliResult r = hwnas(args + " --db " + db_);
     EXPECT_EQ(r.exit_code, 2) << args << "\n" << r.err;
     EXPECT_NE(r.err.find(expected), std::string::npos) << args << "\n" << r.err;
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
     EXPECT_FALSE(fs::exists(db_)) << args << " created a store";
   }
-  const Result missing = hwnas("sweep --grid " + (dir_ / "none.json").string() + " --db " + db_);
+  const CliResult missing = hwnas("sweep --grid " + (dir_ / "none.json").string() + " --db " + db_);
   EXPECT_EQ(missing.exit_code, 1);
   EXPECT_NE(missing.err.find("cannot read grid file"), std::string::npos) << missing.err;
   EXPECT_FALSE(fs::exists(db_));
@@ -334,7 +308,7 @@ TEST_F(SweepCliTest, ResumeRefusesAnotherKindGridShardOrThreadsAndAFinishedRun) 
       {"--grid " + grid_ + " --resume " + sw, "run " + sw + " is finished; nothing to resume"},
   };
   for (const auto& [args, expected] : cases) {
-    const Result r = hwnas("sweep " + args + " --db " + db_);
+    const CliResult r = hwnas("sweep " + args + " --db " + db_);
     EXPECT_EQ(r.exit_code, 2) << args << "\n" << r.err;
     EXPECT_NE(r.err.find(expected), std::string::npos) << args << "\n" << r.err;
   }
